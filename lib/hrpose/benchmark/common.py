@@ -1,0 +1,55 @@
+"""Shared pieces of the benchmark tool: timing, device facts, the one-JSON-line report."""
+
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], object], device: torch.device, warmup: int, iters: int) -> list[float]:
+    """Wall seconds of each of ``iters`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def device_facts(device: torch.device) -> dict:
+    """Device name, torch version, threads; on CUDA the GPU name and peak memory so far."""
+    facts = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name(device)
+        facts["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+    else:
+        facts["cpu"] = platform.processor() or platform.machine()
+    return facts
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def report(result: dict, summary: str) -> None:
+    """Print one JSON line (machine-readable) then a readable summary line."""
+    result = {"commit": git_commit(), **result}
+    print(json.dumps(result, sort_keys=True))
+    print(summary)

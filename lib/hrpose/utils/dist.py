@@ -1,0 +1,105 @@
+"""Distributed helpers: one process per device, launched by torchrun (or a single plain process).
+
+torchrun sets RANK, LOCAL_RANK and WORLD_SIZE. The backend is NCCL on CUDA and gloo on CPU.
+"""
+
+import datetime
+import logging
+import os
+import pickle
+
+import torch
+import torch.distributed as dist
+
+logger = logging.getLogger(__name__)
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main_process() -> bool:
+    return get_rank() == 0
+
+
+def launched_by_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """The device of this process: ``cuda:<LOCAL_RANK>`` when CUDA is available, else CPU.
+
+    ``requested`` may be 'auto', 'cpu', 'cuda' or 'cuda:N'.
+    """
+    if requested == "cpu":
+        return torch.device("cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} was requested but CUDA is not available")
+    if requested.startswith("cuda:"):
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+def init_distributed(device: torch.device, timeout_minutes: int = 30) -> bool:
+    """Join the torchrun process group if this process was launched by torchrun; returns whether it did."""
+    if not launched_by_torchrun() or is_distributed():
+        return is_distributed()
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes))
+    logger.info("process group ready: rank %d of %d, backend %s", get_rank(), get_world_size(), backend)
+    return True
+
+
+def cleanup_distributed() -> None:
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def all_gather_objects(obj) -> list:
+    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` without a process group."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s object on every rank."""
+    if not is_distributed():
+        return obj
+    box = [obj if get_rank() == src else None]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    """Mean of a tensor over all ranks (a new tensor; the input is unchanged)."""
+    out = value.detach().clone()
+    if is_distributed():
+        dist.all_reduce(out)
+        out /= get_world_size()
+    return out
+
+
+def payload_size(obj) -> int:
+    """Bytes ``obj`` takes when pickled (for logging gather sizes)."""
+    return len(pickle.dumps(obj))
