@@ -1,0 +1,1 @@
+"""Benchmarks and their reference-style baselines."""

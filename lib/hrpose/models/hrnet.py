@@ -1,0 +1,294 @@
+"""HRNet for top-down pose estimation (``MODEL.NAME: pose_hrnet``).
+
+Attribute names and ``nn.Sequential`` indices are those of the reference ``PoseHighResolutionNet``, so
+its ``state_dict`` keys and shapes are identical for the same stage specification (e.g. 1754 tensors for
+W32, ``num_batches_tracked`` included) and the official checkpoints load with ``strict=True``.
+
+Layout (input ``[N, 3, H, W]``, branch ``b`` runs at stride ``4 * 2**b`` with ``C_b`` channels)::
+
+    conv1 (s2) bn1 relu, conv2 (s2) bn2 relu           stem, stride 4
+    layer1                                              stage 1: one branch of residual blocks
+    transition1, stage2, transition2, stage3, ...       multi-resolution stages (STAGE2 .. STAGE4)
+    final_layer                                         conv on branch 0 -> heatmaps [N, K, H/4, W/4]
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch.fx
+from torch import Tensor, nn
+
+BN_MOMENTUM = 0.1  # the reference's value (also PyTorch's default)
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution, padding 1, no bias (a BatchNorm always follows)."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """3x3 conv, BN, ReLU, 3x3 conv, BN, + residual, ReLU. Output channels = ``planes``."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + residual)
+
+
+class Bottleneck(nn.Module):
+    """1x1 conv, 3x3 conv (carries the stride), 1x1 conv to ``planes * 4``; BN after each; residual."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv3 = nn.Conv2d(planes, planes * self.expansion, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + residual)
+
+
+BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
+
+
+def make_res_layer(block: type[BasicBlock] | type[Bottleneck], inplanes: int, planes: int,
+                   num_blocks: int, stride: int = 1) -> nn.Sequential:
+    """``num_blocks`` blocks; the first gets a 1x1 conv + BN shortcut (``downsample.{0,1}``) when the
+    stride or the channel count changes. Output channels: ``planes * block.expansion``."""
+    downsample = None
+    if stride != 1 or inplanes != planes * block.expansion:
+        downsample = nn.Sequential(
+            nn.Conv2d(inplanes, planes * block.expansion, kernel_size=1, stride=stride, bias=False),
+            nn.BatchNorm2d(planes * block.expansion, momentum=BN_MOMENTUM),
+        )
+    layers = [block(inplanes, planes, stride, downsample)]
+    layers += [block(planes * block.expansion, planes) for _ in range(1, num_blocks)]
+    return nn.Sequential(*layers)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One HRNet stage, as a ``MODEL.EXTRA.STAGEn`` block of the reference yamls.
+
+    ``num_blocks[b]`` residual blocks of type ``block`` at ``num_channels[b]`` (before expansion) for each
+    of the ``num_branches`` branches, repeated ``num_modules`` times with a fusion after each module.
+    """
+
+    num_modules: int
+    num_branches: int
+    block: str  # 'BASIC' | 'BOTTLENECK'
+    num_blocks: tuple[int, ...]
+    num_channels: tuple[int, ...]
+    fuse_method: str = "SUM"  # the only method the reference implements
+
+    def __post_init__(self):
+        if self.block not in BLOCKS:
+            raise ValueError(f"block {self.block!r}: expected one of {sorted(BLOCKS)}")
+        if self.fuse_method != "SUM":
+            raise ValueError(f"fuse_method {self.fuse_method!r}: only 'SUM' exists")
+        if self.num_modules < 1 or self.num_branches < 1:
+            raise ValueError(f"num_modules and num_branches must be >= 1, got {self}")
+        for name in ("num_blocks", "num_channels"):
+            if len(getattr(self, name)) != self.num_branches:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, expected num_branches = "
+                                 f"{self.num_branches}")
+
+    @property
+    def out_channels(self) -> list[int]:
+        return [c * BLOCKS[self.block].expansion for c in self.num_channels]
+
+
+# The reference hardcodes stage 1 as layer1 = 4 Bottlenecks of 64 planes (256 channels out).
+REFERENCE_STAGE1 = StageSpec(num_modules=1, num_branches=1, block="BOTTLENECK", num_blocks=(4,),
+                             num_channels=(64,))
+
+
+def _down_step(in_channels: int, out_channels: int, relu: bool) -> nn.Sequential:
+    """One stride-2 3x3 conv + BN (+ ReLU): the unit of every downsampling path."""
+    layers: list[nn.Module] = [conv3x3(in_channels, out_channels, stride=2),
+                               nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _fuse_path(channels: Sequence[int], i: int, j: int) -> nn.Module | None:
+    """Path from branch j to branch i of a fusion (keys ``fuse_layers.i.j.*``).
+
+    j > i: 1x1 conv, BN, nearest upsample by 2**(j-i) (that order). j == i: identity (None).
+    j < i: i-j stride-2 steps; the intermediate ones keep C_j channels with ReLU, the last maps to C_i
+    without ReLU (the ReLU comes after the sum).
+    """
+    if j > i:
+        return nn.Sequential(
+            nn.Conv2d(channels[j], channels[i], kernel_size=1, bias=False),
+            nn.BatchNorm2d(channels[i]),
+            nn.Upsample(scale_factor=2 ** (j - i), mode="nearest"),
+        )
+    if j == i:
+        return None
+    steps = [_down_step(channels[j], channels[j], relu=True) for _ in range(i - j - 1)]
+    steps.append(_down_step(channels[j], channels[i], relu=False))
+    return nn.Sequential(*steps)
+
+
+class HighResolutionModule(nn.Module):
+    """Parallel branches, then exchange: output i = ReLU(sum_j path_ij(branch_j)).
+
+    Takes and returns a list of ``num_branches`` tensors ``[N, C_b, H / 2**b, W / 2**b]`` (relative to
+    branch 0). With ``multi_scale_output=False`` only output 0 is built and returned (a 1-element list).
+    """
+
+    def __init__(self, block: type[BasicBlock] | type[Bottleneck], in_channels: Sequence[int],
+                 num_blocks: Sequence[int], num_channels: Sequence[int], multi_scale_output: bool = True):
+        super().__init__()
+        self.num_branches = len(num_channels)
+        self.multi_scale_output = multi_scale_output
+        self.branches = nn.ModuleList(
+            make_res_layer(block, in_channels[b], num_channels[b], num_blocks[b])
+            for b in range(self.num_branches)
+        )
+        out_channels = [c * block.expansion for c in num_channels]
+        self.fuse_layers = None
+        if self.num_branches > 1:
+            rows = self.num_branches if multi_scale_output else 1
+            self.fuse_layers = nn.ModuleList(
+                nn.ModuleList(_fuse_path(out_channels, i, j) for j in range(self.num_branches))
+                for i in range(rows)
+            )
+        # In place is safe: y is always a fresh sum (two or more branches), never one of the inputs.
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: list[Tensor]) -> list[Tensor]:
+        x = [branch(x_b) for branch, x_b in zip(self.branches, x, strict=True)]
+        if self.fuse_layers is None:
+            return x
+        outputs = []
+        for row in self.fuse_layers:
+            y = x[0] if row[0] is None else row[0](x[0])
+            for j in range(1, self.num_branches):
+                y = y + (x[j] if row[j] is None else row[j](x[j]))
+            outputs.append(self.relu(y))
+        return outputs
+
+
+def _make_transition(prev_channels: Sequence[int], cur_channels: Sequence[int]) -> nn.ModuleList:
+    """Between stages: existing branch i gets conv3x3 + BN + ReLU only if its width changes (else None);
+    a new branch gets stride-2 steps from the last previous branch (``transitionN.i.{step}.{0,1}``)."""
+    layers: list[nn.Module | None] = []
+    for i, cur in enumerate(cur_channels):
+        if i < len(prev_channels):
+            layers.append(None if cur == prev_channels[i] else nn.Sequential(
+                conv3x3(prev_channels[i], cur), nn.BatchNorm2d(cur, momentum=BN_MOMENTUM),
+                nn.ReLU(inplace=True)))
+            continue
+        num_steps = i + 1 - len(prev_channels)
+        steps = [_down_step(prev_channels[-1], cur if s == num_steps - 1 else prev_channels[-1], relu=True)
+                 for s in range(num_steps)]
+        layers.append(nn.Sequential(*steps))
+    return nn.ModuleList(layers)
+
+
+def check_input_size(images: Tensor, divisor: int) -> Tensor:
+    """Return ``images`` unchanged; raise if H or W is not a multiple of ``divisor``."""
+    h, w = images.shape[-2:]
+    if h % divisor or w % divisor:
+        raise ValueError(f"input {h}x{w} (HxW): both sides must be multiples of {divisor} for this HRNet "
+                         "(its lower-resolution branches are upsampled back and summed)")
+    return images
+
+
+# A leaf for torch.fx tracing (used by fuse_conv_bn): a Python `if` on traced shapes cannot be traced.
+torch.fx.wrap("check_input_size")
+
+
+class PoseHighResolutionNet(nn.Module):
+    """HRNet + 1x1 (or 3x3) head: images ``[N, 3, H, W]`` -> raw heatmaps ``[N, K, H/4, W/4]``.
+
+    ``stages`` are STAGE2, STAGE3, ... in order (three in every reference config, named ``stage2`` ..
+    ``stage4``); ``stage1`` and ``stem_channels`` default to the reference's hardcoded layer1 and 64.
+    H and W must be multiples of ``input_divisor`` (4 * 2**(branches - 1), 32 for four branches) so that
+    the upsampled branches line up.
+    """
+
+    def __init__(self, num_joints: int, stages: Sequence[StageSpec], stage1: StageSpec = REFERENCE_STAGE1,
+                 stem_channels: int = 64, final_conv_kernel: int = 1):
+        super().__init__()
+        if stage1.num_branches != 1:
+            raise ValueError(f"stage 1 has exactly one branch, got num_branches={stage1.num_branches}")
+        if final_conv_kernel not in (1, 3):
+            raise ValueError(f"final_conv_kernel must be 1 or 3, got {final_conv_kernel}")
+        self.conv1 = conv3x3(3, stem_channels, stride=2)
+        self.bn1 = nn.BatchNorm2d(stem_channels, momentum=BN_MOMENTUM)
+        self.conv2 = conv3x3(stem_channels, stem_channels, stride=2)
+        self.bn2 = nn.BatchNorm2d(stem_channels, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = make_res_layer(BLOCKS[stage1.block], stem_channels, stage1.num_channels[0],
+                                     stage1.num_blocks[0])
+        self.num_stages = len(stages)
+        prev_channels = stage1.out_channels
+        for n, spec in enumerate(stages, start=1):
+            # Registered as transition1, stage2, transition2, stage3, ... (reference order and names).
+            setattr(self, f"transition{n}", _make_transition(prev_channels, spec.out_channels))
+            setattr(self, f"stage{n + 1}", self._make_stage(spec, last_stage=n == len(stages)))
+            prev_channels = spec.out_channels
+        self.input_divisor = 4 * 2 ** (stages[-1].num_branches - 1 if stages else 0)
+        self.final_layer = nn.Conv2d(prev_channels[0], num_joints, kernel_size=final_conv_kernel,
+                                     stride=1, padding=1 if final_conv_kernel == 3 else 0)
+
+    @staticmethod
+    def _make_stage(spec: StageSpec, last_stage: bool) -> nn.Sequential:
+        """``num_modules`` HighResolutionModules. The transition hands every branch its expanded width
+        (``out_channels``), so no module needs a shortcut conv. The very last module of the network
+        returns only the highest-resolution branch (``multi_scale_output=False``, fuse row 0 only)."""
+        block = BLOCKS[spec.block]
+        modules = []
+        for m in range(spec.num_modules):
+            multi_scale = not (last_stage and m == spec.num_modules - 1)
+            modules.append(HighResolutionModule(block, spec.out_channels, spec.num_blocks,
+                                                spec.num_channels, multi_scale_output=multi_scale))
+        return nn.Sequential(*modules)
+
+    def forward(self, images: Tensor) -> Tensor:
+        images = check_input_size(images, self.input_divisor)
+        x = self.relu(self.bn1(self.conv1(images)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        features = [self.layer1(x)]
+        for n in range(1, self.num_stages + 1):
+            transition = getattr(self, f"transition{n}")
+            # Existing branches transition from themselves, new ones from the lowest resolution. (The
+            # reference feeds features[-1] to every non-None transition: identical whenever, as in all
+            # its configs, existing branches keep their width.)
+            inputs = []
+            for i, layer in enumerate(transition):
+                source = features[min(i, len(features) - 1)]
+                inputs.append(source if layer is None else layer(source))
+            features = getattr(self, f"stage{n + 1}")(inputs)
+        return self.final_layer(features[0])
+
+
+__all__ = ["BasicBlock", "Bottleneck", "HighResolutionModule", "PoseHighResolutionNet", "StageSpec",
+           "REFERENCE_STAGE1", "make_res_layer"]

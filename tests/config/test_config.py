@@ -1,0 +1,164 @@
+"""Shipped experiment yamls, the reference's yamls, and the config error paths.
+
+``reference_yamls/`` holds the reference's 15 experiment files verbatim
+(leoxiaobin/deep-high-resolution-net.pytorch, ``experiments/<dataset>/<arch>/<name>.yaml``, saved as
+``<dataset>_<arch>_<name>.yaml``).
+"""
+
+import logging
+import os
+import pathlib
+
+import pytest
+import torch
+from yacs.config import CfgNode
+
+from hrpose.config import ConfigError, get_cfg, load_cfg
+from hrpose.models import build_model, count_parameters
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXPERIMENTS = sorted((REPO_ROOT / "experiments").rglob("*.yaml"))
+REFERENCE_DIR = pathlib.Path(__file__).parent / "reference_yamls"
+REFERENCE_YAMLS = sorted(REFERENCE_DIR.glob("*.yaml"))
+OURS_WITH_REFERENCE = [f"{d}/{a}/{n}.yaml" for d, a, names in (
+    ("coco", "hrnet", ("w32_256x192", "w32_384x288", "w48_256x192", "w48_384x288")),
+    ("coco", "resnet", tuple(f"res{n}_{s}" for n in (50, 101, 152) for s in ("256x192", "384x288"))),
+    ("mpii", "hrnet", ("w32_256x256", "w48_256x256")),
+    ("mpii", "resnet", ("res50_256x256", "res101_256x256", "res152_256x256")),
+) for n in names]
+
+# Parameters of every architecture the shipped yamls use: (MODEL.NAME, width or depth, joints).
+PARAMS = {
+    ("pose_hrnet", 32, 17): 28_536_113, ("pose_hrnet", 48, 17): 63_595_745,
+    ("pose_hrnet", 32, 16): 28_536_080, ("pose_hrnet", 48, 16): 63_595_696,
+    ("pose_resnet", 50, 17): 33_999_697, ("pose_resnet", 101, 17): 52_991_825,
+    ("pose_resnet", 152, 17): 68_635_473, ("pose_resnet", 50, 16): 33_999_440,
+    ("pose_resnet", 101, 16): 52_991_568, ("pose_resnet", 152, 16): 68_635_216,
+}
+
+# Keys where our yamls knowingly differ from the reference's; none changes training or testing.
+ALLOWED_DIFFERENCES = {
+    "GPUS",  # one device per process; the global batch comes from torchrun's world size
+    "WORKERS",  # 8 loader workers per process instead of 24 for one DataParallel process
+    "LOG_DIR",  # '' = TensorBoard events beside the checkpoints
+    "TEST.NMS_THRE",  # never used, by the reference either
+}
+ALLOWED_PREFIXES = ("DEBUG.",)  # debug images: off (they slowed the reference's training)
+# The reference's MPII ResNet yamls carry COCO detection settings that MPII evaluation never reads.
+COCO_ONLY_TEST_KEYS = {"TEST.COCO_BBOX_FILE", "TEST.USE_GT_BBOX", "TEST.IMAGE_THRE", "TEST.IN_VIS_THRE",
+                       "TEST.OKS_THRE"}
+PATH_KEYS = {"DATASET.ROOT", "MODEL.PRETRAINED", "TEST.COCO_BBOX_FILE"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _relative(path: pathlib.Path) -> str:
+    return str(path.relative_to(REPO_ROOT))
+
+
+def _flatten(node: CfgNode, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, CfgNode):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            is_path = f"{prefix}{key}" in PATH_KEYS and value
+            flat[f"{prefix}{key}"] = os.path.normpath(value) if is_path else value
+    return flat
+
+
+def _architecture(cfg: CfgNode) -> tuple:
+    size = (cfg.MODEL.EXTRA.STAGE2.NUM_CHANNELS[0] if cfg.MODEL.NAME == "pose_hrnet"
+            else cfg.MODEL.EXTRA.NUM_LAYERS)
+    return cfg.MODEL.NAME, size, cfg.MODEL.NUM_JOINTS
+
+
+def test_all_experiments_are_found():
+    assert {_relative(p).removeprefix("experiments/") for p in EXPERIMENTS} >= set(OURS_WITH_REFERENCE)
+    assert len(REFERENCE_YAMLS) == 15
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=_relative)
+def test_experiment_loads_and_builds(path):
+    cfg = load_cfg(str(path))
+    with torch.device("meta"):  # architecture, names and sizes without memory or compute
+        model = build_model(cfg, is_train=False)
+    expected = PARAMS.get(_architecture(cfg)) if cfg.MODEL.NAME in ("pose_hrnet", "pose_resnet") else None
+    if expected is not None:
+        assert count_parameters(model) == expected
+    # (build_model has checked HEATMAP_SIZE = IMAGE_SIZE / 4 and the input divisibility; the forward
+    # shapes are tested in tests/models.)
+
+
+def test_a_shipped_yaml_builds_for_training_and_checks_its_pretrained_file():
+    path = str(REPO_ROOT / "experiments/coco/resnet/res50_256x192.yaml")
+    cfg = load_cfg(path, ["MODEL.PRETRAINED", "no/such/dir/resnet50.pth"])
+    with pytest.raises(FileNotFoundError, match="no/such/dir/resnet50.pth"):
+        build_model(cfg, is_train=True)
+    model = build_model(load_cfg(path, ["MODEL.PRETRAINED", ""]), is_train=True)
+    assert model.final_layer.weight.shape == (17, 256, 1, 1)
+
+
+@pytest.mark.parametrize("path", REFERENCE_YAMLS, ids=lambda p: p.name)
+def test_reference_yaml_merges_unchanged(path):
+    cfg = get_cfg()
+    cfg.merge_from_file(str(path))
+    load_cfg(str(path))  # and passes validation
+
+
+@pytest.mark.parametrize("ours", OURS_WITH_REFERENCE)
+def test_same_settings_as_the_reference(ours):
+    dataset, arch, name = ours.removesuffix(".yaml").split("/")
+    deconvs = "_d256x3" if arch == "resnet" else ""
+    reference = REFERENCE_DIR / f"{dataset}_{arch}_{name}{deconvs}_adam_lr1e-3.yaml"
+    ref_cfg, our_cfg = get_cfg(), get_cfg()
+    ref_cfg.merge_from_file(str(reference))
+    our_cfg.merge_from_file(str(REPO_ROOT / "experiments" / ours))
+    ref_flat, our_flat = _flatten(ref_cfg), _flatten(our_cfg)
+    allowed = ALLOWED_DIFFERENCES | (COCO_ONLY_TEST_KEYS if dataset == "mpii" else set())
+    differences = {k: (ref_flat.get(k), our_flat.get(k)) for k in set(ref_flat) | set(our_flat)
+                   if ref_flat.get(k) != our_flat.get(k) and k not in allowed
+                   and not k.startswith(ALLOWED_PREFIXES)}
+    assert not differences, f"{ours} differs from {reference.name} (reference, ours): {differences}"
+
+
+def _write(tmp_path: pathlib.Path, text: str) -> str:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_key_in_yaml_names_key_and_file(tmp_path):
+    path = _write(tmp_path, "TRAIN:\n  LR: 0.01\n  LR_STEPS: [1, 2]\n")
+    with pytest.raises(ConfigError) as info:
+        load_cfg(path)
+    assert "TRAIN.LR_STEPS" in str(info.value) and path in str(info.value)
+
+
+def test_unknown_override_key():
+    with pytest.raises(ConfigError, match="TEST.FLIP"):
+        load_cfg(None, ["TEST.FLIP", "True"])
+
+
+def test_bad_choice_value(tmp_path):
+    with pytest.raises(ConfigError, match=r"MODEL\.NAME = 'pose_hrnet_w32'"):
+        load_cfg(_write(tmp_path, "MODEL:\n  NAME: pose_hrnet_w32\n"))
+
+
+def test_unused_reference_key_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="hrpose.config"):
+        load_cfg(None, ["TRAIN.GAMMA1", "0.5"])
+    assert "TRAIN.GAMMA1" in caplog.text and "no effect" in caplog.text
+
+
+def test_typo_in_model_extra_is_an_error(tmp_path):
+    text = (REPO_ROOT / "experiments/coco/hrnet/w32_256x192.yaml").read_text()
+    cfg = load_cfg(_write(tmp_path, text.replace("FINAL_CONV_KERNEL", "FINAL_CONV_KERNEL_SIZE")))
+    with pytest.raises(ConfigError, match=r"MODEL\.EXTRA\.FINAL_CONV_KERNEL_SIZE"):
+        build_model(cfg, is_train=False)
