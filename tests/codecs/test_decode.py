@@ -5,6 +5,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+
 from hrpose.codecs import MSRAHeatmap, refine
 
 CODEC = MSRAHeatmap((192, 256), (48, 64), 2)  # heatmaps [.., 64, 48]: H = 64, W = 48

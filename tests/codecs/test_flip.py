@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from hrpose.codecs import flip_heatmaps_back
 from hrpose.datasets.keypoints import COCO_KEYPOINTS, MPII_KEYPOINTS
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hrpose.benchmark.target_baseline import generate_target_baseline
 from hrpose.codecs import HeatmapCodec, MSRAHeatmap, build_codec
 from hrpose.config import get_cfg

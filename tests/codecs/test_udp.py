@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hrpose.codecs import HeatmapCodec, UDPHeatmap, build_codec, refine
 from hrpose.config import get_cfg
 from hrpose.datasets import transforms as T

@@ -8,13 +8,22 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from hrpose.codecs.flip import flip_heatmaps_back
 from hrpose.codecs.msra import MSRAHeatmap
 from hrpose.codecs.udp import UDPHeatmap
 
 __all__ = ["HeatmapCodec", "MSRAHeatmap", "UDPHeatmap", "build_codec", "flip_heatmaps_back"]
 
 CODECS = {"msra": MSRAHeatmap, "udp": UDPHeatmap}
+
+
+def __getattr__(name: str):
+    # flip-back works on torch tensors; importing it lazily keeps encode/decode usable with numpy alone
+    # (an ONNX deployment needs onnxruntime, numpy and OpenCV, not torch)
+    if name == "flip_heatmaps_back":
+        from hrpose.codecs.flip import flip_heatmaps_back
+
+        return flip_heatmaps_back
+    raise AttributeError(f"module 'hrpose.codecs' has no attribute {name!r}")
 
 
 @runtime_checkable

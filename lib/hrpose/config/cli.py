@@ -1,4 +1,4 @@
-"""Command-line arguments shared by the tools: ``--cfg FILE [KEY VALUE ...]`` and the reference's dir flags."""
+"""Command-line arguments shared by the tools: ``--cfg FILE [KEY VALUE ...]`` and the reference dir flags."""
 
 import argparse
 import logging

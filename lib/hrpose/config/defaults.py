@@ -71,7 +71,7 @@ _C.DATASET.KEYPOINTS.SIGMAS = []  # K OKS sigmas (COCO convention, e.g. 0.079 fo
 _C.DATASET.KEYPOINTS.JOINT_WEIGHTS = []  # K loss weights ([] = all 1)
 _C.DATASET.KEYPOINTS.UPPER_BODY_IDS = []  # indices counted as upper body for half-body augmentation
 _C.DATASET.KEYPOINTS.SKELETON = []  # [[a, b], ...] 0-based limbs, for drawing only
-_C.DATASET.CACHE_IMAGES = False  # keep decoded images in RAM (each JPEG decoded once per worker)
+_C.DATASET.CACHE_IMAGES = False  # decoded images kept in RAM, <= 2 GiB per process (each JPEG decoded once)
 _C.DATASET.SKIP_BAD_IMAGES = False  # skip missing/undecodable images (logged count) instead of failing
 
 # --- training ------------------------------------------------------------------------------------

@@ -117,7 +117,8 @@ MPII_KEYPOINTS = KeypointSet(
     names=("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
            "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
     flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
-    # MPII has no OKS protocol; these COCO-derived sigmas only serve OKS-NMS (pelvis/thorax/neck/head ~ hips/shoulders/nose).
+    # MPII has no OKS protocol; these COCO-derived sigmas only serve OKS-NMS
+    # (pelvis/thorax/neck/head borrow the hips/shoulders/nose values).
     sigmas=(0.089, 0.087, 0.107, 0.107, 0.087, 0.089, 0.107, 0.079, 0.079, 0.026, 0.062, 0.072, 0.079,
             0.079, 0.072, 0.062),
     joint_weights=(1.5, 1.2, 1.0, 1.0, 1.2, 1.5, 1.0, 1.0, 1.0, 1.0, 1.5, 1.2, 1.0, 1.0, 1.2, 1.5),

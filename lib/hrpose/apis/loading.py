@@ -1,0 +1,130 @@
+"""Rebuild a pose model from a checkpoint: self-describing training checkpoints or plain state_dicts.
+
+* A training checkpoint (``last.pth`` / ``best.pth``, see ``hrpose.utils.checkpoint``) holds
+  ``model`` (state_dict), ``config`` (yaml string from ``cfg.dump()``) and ``keypoint_set``
+  (``KeypointSet.to_dict()``): nothing else is needed.
+* A plain state_dict (the reference's ``final_state.pth``, an official model-zoo file, hrpose's
+  ``final.pth``) says nothing about the architecture: the experiment yaml must be given.
+"""
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from yacs.config import CfgNode
+
+from hrpose.config import ConfigError, get_cfg, load_cfg
+from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
+from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, strip_prefixes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode on the CPU, the frozen config it was built from, and its keypoint set."""
+
+    model: torch.nn.Module
+    cfg: CfgNode
+    keypoint_set: KeypointSet
+    source: str  # where the weights came from (a path, or 'random init')
+
+
+def is_self_describing(state: dict) -> bool:
+    """True for a training checkpoint that carries its config (``model`` + ``config`` keys)."""
+    return isinstance(state.get("config"), str) and isinstance(state.get("model"), dict)
+
+
+def cfg_from_yaml_string(text: str, opts: Sequence[str] = (), source: str = "checkpoint") -> CfgNode:
+    """The frozen config stored as a yaml string (``cfg.dump()``), merged over the defaults, plus ``opts``.
+
+    Paths inside were already resolved when the run saved them, so they are not joined with DATA_DIR
+    again. Raises ``ConfigError`` naming ``source`` on unknown keys or bad values.
+    """
+    cfg = get_cfg()
+    try:
+        cfg.merge_from_other_cfg(CfgNode.load_cfg(text))
+        cfg.merge_from_list(list(opts))
+    except (KeyError, ValueError, AssertionError, TypeError) as err:
+        raise ConfigError(f"{source}: stored config does not merge into this hrpose's defaults: "
+                          f"{err}") from None
+    cfg.freeze()
+    return cfg
+
+
+def build_inference_model(cfg: CfgNode) -> torch.nn.Module:
+    """``build_model(cfg, is_train=False)`` in eval mode (no pretrained backbone is loaded)."""
+    from hrpose.models import build_model
+
+    return build_model(cfg, is_train=False).eval()
+
+
+def _load_state_dict(model: torch.nn.Module, state_dict: dict, source: str) -> None:
+    """Strict load; a mismatch raises ``CheckpointError`` naming the file and the offending keys."""
+    state_dict = strip_prefixes(state_dict)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    shapes = sorted(k for k in set(own) & set(state_dict)
+                    if tuple(own[k].shape) != tuple(state_dict[k].shape))
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"{source}: weights do not fit the model of its config: {len(missing)} missing "
+            f"{missing[:5]}, {len(unexpected)} unexpected {unexpected[:5]}, "
+            f"{len(shapes)} mis-shaped {shapes[:5]}")
+    model.load_state_dict(state_dict, strict=True)
+
+
+def _keypoint_set(state: dict, cfg: CfgNode) -> KeypointSet:
+    if isinstance(state.get("keypoint_set"), dict):
+        kset = KeypointSet.from_dict(state["keypoint_set"])
+        if kset.num_keypoints != cfg.MODEL.NUM_JOINTS:
+            raise ConfigError(f"checkpoint keypoint set {kset.name!r} has {kset.num_keypoints} keypoints but "
+                              f"MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS}")
+        return kset
+    return build_keypoint_set(cfg)
+
+
+def load_pose_model(checkpoint: str | os.PathLike | None = None, cfg_path: str | None = None,
+                    opts: Sequence[str] = (), allow_random_init: bool = False) -> LoadedModel:
+    """The model, config and keypoint set behind a checkpoint (and/or an experiment yaml).
+
+    Args:
+        checkpoint: a self-describing training checkpoint or a plain state_dict; None only with
+            ``allow_random_init`` (random weights, e.g. to check an ONNX export).
+        cfg_path: experiment yaml. Required for a plain state_dict; with a self-describing checkpoint it
+            replaces the stored config (a warning says so).
+        opts: ``KEY VALUE`` overrides applied last (e.g. ``TEST.FLIP_TEST False``).
+    Raises:
+        CheckpointError / ConfigError with the file name and what was expected.
+    """
+    if checkpoint is None:
+        if cfg_path is None or not allow_random_init:
+            raise CheckpointError("a checkpoint is required (self-describing training checkpoint, or a "
+                                  "plain state_dict together with --cfg)")
+        cfg = load_cfg(cfg_path, opts)
+        logger.warning("NO CHECKPOINT: building %s from %s with RANDOM weights", cfg.MODEL.NAME, cfg_path)
+        return LoadedModel(build_inference_model(cfg), cfg, build_keypoint_set(cfg), "random init")
+    state = load_checkpoint(checkpoint)
+    source = str(checkpoint)
+    if is_self_describing(state):
+        if cfg_path is not None:
+            logger.warning("%s carries its own config; using %s instead as requested", source, cfg_path)
+            cfg = load_cfg(cfg_path, opts)
+        else:
+            cfg = cfg_from_yaml_string(state["config"], opts, source)
+        model = build_inference_model(cfg)
+        _load_state_dict(model, state["model"], source)
+        return LoadedModel(model, cfg, _keypoint_set(state, cfg), source)
+    if cfg_path is None:
+        raise CheckpointError(
+            f"{source} is a plain state_dict without a stored config: pass the experiment yaml it was "
+            "trained with (--cfg FILE / cfg_path=...), e.g. experiments/coco/hrnet/w32_256x192.yaml")
+    from hrpose.models import load_weights
+
+    cfg = load_cfg(cfg_path, opts)
+    model = build_inference_model(cfg)
+    load_weights(model, source)
+    return LoadedModel(model.eval(), cfg, build_keypoint_set(cfg), source)

@@ -1,0 +1,185 @@
+"""``Predictor``: keypoints of the people in an image, from person boxes (or the whole image).
+
+Coordinates: boxes and keypoints are image pixels, x right, y down, pixel centres at integers (COCO).
+Boxes are ``xywh`` (top-left corner, width, height). Each box becomes ``center`` / ``scale`` exactly as
+in training and evaluation (``hrpose.datasets.transforms.boxes_to_centers_scales``: aspect ratio of
+``MODEL.IMAGE_SIZE``, padding 1.25), is cropped with the codec's affine, and the decoded heatmap
+maxima are mapped back with the codec's inverse transform.
+"""
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from hrpose.codecs import build_codec
+from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
+from hrpose.datasets.transforms import BOX_PADDING, boxes_to_centers_scales, warp_image
+from hrpose.utils.dist import select_device
+
+logger = logging.getLogger(__name__)
+
+COLOR_ORDERS = ("bgr", "rgb")
+DECODE_METHODS = ("standard", "dark")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """None / 'auto' -> CUDA when available, else CPU; a string or ``torch.device`` is used as given."""
+    if isinstance(device, torch.device):
+        return device
+    return select_device(device or "auto")
+
+
+class Predictor:
+    """Top-down pose inference with batched crops and optional flip test.
+
+    Args:
+        model: ``images float [N, 3, H, W] (normalised) -> heatmaps [N, K, h, w]``.
+        codec: a ``hrpose.codecs`` codec (``input_size``, ``image_affine``, ``decode``, ``heatmap_to_image``).
+        keypoint_set: gives K and the left/right flip permutation.
+        device: None or 'auto' (CUDA if present), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``.
+        flip_test: average with the heatmaps of the mirrored crops (run in the same forward batch).
+        shift_heatmap: the reference's one-pixel shift of the flipped heatmaps (``TEST.SHIFT_HEATMAP``).
+        decode: 'standard' (reference argmax + quarter offset) or 'dark' (``TEST.DECODE``).
+        post_process: refine the argmax (``TEST.POST_PROCESS``); False gives the raw integer argmax.
+        color_rgb: the channel order the model was trained with (``DATASET.COLOR_RGB``).
+        max_batch: most crops per forward pass (flip test doubles the tensor batch).
+        amp: 'none' | 'bf16' | 'fp16' autocast of the forward (CUDA only; ``TEST.AMP``).
+        channels_last: NHWC input (``TEST.CHANNELS_LAST``).
+    """
+
+    def __init__(self, model: torch.nn.Module, codec, keypoint_set: KeypointSet, device=None,
+                 flip_test: bool = True, shift_heatmap: bool = True, decode: str = "standard",
+                 post_process: bool = True, color_rgb: bool = False, max_batch: int = 64, amp: str = "none",
+                 channels_last: bool = False):
+        if decode not in DECODE_METHODS:
+            raise ValueError(f"decode must be one of {DECODE_METHODS} (TEST.DECODE), got {decode!r}")
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.codec = codec
+        self.keypoint_set = keypoint_set
+        self.flip_test = bool(flip_test)
+        self.shift_heatmap = bool(shift_heatmap)
+        self.decode = decode
+        self.post_process = bool(post_process)
+        self.color_rgb = bool(color_rgb)
+        self.max_batch = max(1, int(max_batch))
+        self.cfg = None  # the config it was built from (set by from_config / from_checkpoint)
+        self.amp = amp if self.device.type == "cuda" else "none"  # autocast only on CUDA, as TEST.AMP
+        self.channels_last = bool(channels_last)
+        input_w, input_h = codec.input_size
+        self.aspect_ratio = float(input_w) / float(input_h)
+
+    @classmethod
+    def from_config(cls, cfg, weights: str | None = None, device=None, **overrides) -> "Predictor":
+        """Build the model of ``cfg`` (``build_model(cfg, is_train=False)``), load ``weights`` if given.
+
+        Test-time options come from ``cfg.TEST`` (FLIP_TEST, SHIFT_HEATMAP, DECODE, POST_PROCESS,
+        FUSE_BN) and the channel order from ``DATASET.COLOR_RGB``; keyword ``overrides`` win.
+        """
+        from hrpose.apis.loading import build_inference_model
+
+        model = build_inference_model(cfg)
+        if weights:
+            from hrpose.models import load_weights
+
+            load_weights(model, weights)
+        else:
+            logger.warning("Predictor.from_config without weights: the model has RANDOM weights")
+        return cls._from_parts(model, cfg, build_keypoint_set(cfg), device, overrides)
+
+    @classmethod
+    def from_checkpoint(cls, path, cfg_path: str | None = None, opts: Sequence[str] = (), device=None,
+                        **overrides) -> "Predictor":
+        """From a self-describing training checkpoint alone, or a plain state_dict plus ``cfg_path``.
+
+        ``opts`` are ``KEY VALUE`` config overrides; see ``hrpose.apis.loading.load_pose_model``.
+        """
+        from hrpose.apis.loading import load_pose_model
+
+        loaded = load_pose_model(path, cfg_path, opts)
+        return cls._from_parts(loaded.model, loaded.cfg, loaded.keypoint_set, device, overrides)
+
+    @classmethod
+    def _from_parts(cls, model, cfg, keypoint_set, device, overrides: dict) -> "Predictor":
+        if cfg.TEST.FUSE_BN:
+            from hrpose.models import fuse_conv_bn
+
+            model = fuse_conv_bn(model.eval())
+        options = dict(flip_test=cfg.TEST.FLIP_TEST, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
+                       decode=cfg.TEST.DECODE, post_process=cfg.TEST.POST_PROCESS,
+                       color_rgb=cfg.DATASET.COLOR_RGB, max_batch=cfg.TEST.BATCH_SIZE_PER_GPU,
+                       amp=cfg.TEST.AMP, channels_last=cfg.TEST.CHANNELS_LAST)
+        options.update(overrides)
+        predictor = cls(model, build_codec(cfg), keypoint_set, device=device, **options)
+        predictor.cfg = cfg
+        return predictor
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.keypoint_set.num_keypoints
+
+    def crop(self, image: np.ndarray, boxes_xywh: np.ndarray):
+        """Crops for boxes ``[N, 4]``: (crops uint8 [N, H, W, 3], centers [N, 2], scales [N, 2])."""
+        centers, scales = boxes_to_centers_scales(boxes_xywh, self.aspect_ratio, BOX_PADDING)
+        size = self.codec.input_size
+        crops = np.stack([warp_image(image, self.codec.image_affine(c, s, 0.0), size)
+                          for c, s in zip(centers, scales, strict=True)])
+        return crops, centers, scales
+
+    @torch.inference_mode()
+    def heatmaps(self, crops: np.ndarray) -> np.ndarray:
+        """Heatmaps float32 [N, K, h, w] (flip-averaged if ``flip_test``) of crops uint8 [N, H, W, 3].
+
+        The forward is evaluation's (``hrpose.engine.predict.forward_heatmaps``): uint8 crops go to
+        the device and are normalised there, mirrored crops share the forward batch. Up to
+        ``max_batch`` crops per forward.
+        """
+        from hrpose.engine.predict import forward_heatmaps
+
+        flip_index = self.keypoint_set.flip_index if self.flip_test else None
+        outputs = []
+        for start in range(0, len(crops), self.max_batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.max_batch]))
+            out = forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index,
+                                   self.shift_heatmap, self.amp, self.channels_last)
+            outputs.append(out.cpu().numpy())
+        return np.concatenate(outputs)
+
+    def predict(self, image: np.ndarray, boxes=None, color: str = "bgr") -> np.ndarray:
+        """Keypoints of each person box.
+
+        Args:
+            image: uint8 [H, W, 3] in ``color`` order ('bgr' as OpenCV reads, or 'rgb').
+            boxes: [N, 4] ``(x, y, w, h)`` image pixels (extra columns such as a score are ignored),
+                or None: the whole image ``[0, 0, W, H]`` is one person.
+        Returns:
+            float32 [N, K, 3]: ``(x, y, score)`` in image pixels; ``score`` is the heatmap maximum.
+        """
+        image = self._to_model_order(image, color)
+        if boxes is None:
+            boxes = np.array([[0.0, 0.0, image.shape[1], image.shape[0]]], dtype=np.float32)
+        boxes = np.asarray(boxes, dtype=np.float32)
+        if boxes.ndim != 2 or (boxes.size and boxes.shape[1] < 4):
+            raise ValueError(f"boxes must be [N, 4] (x, y, w, h), got shape {boxes.shape}")
+        if len(boxes) == 0:
+            return np.zeros((0, self.num_keypoints, 3), dtype=np.float32)
+        crops, centers, scales = self.crop(image, boxes[:, :4])
+        coords, scores = self.codec.decode(self.heatmaps(crops), method=self.decode,
+                                           post_process=self.post_process)
+        xy = self.codec.heatmap_to_image(coords, centers, scales)
+        return np.concatenate([xy, scores[..., None]], axis=2).astype(np.float32)
+
+    __call__ = predict
+
+    def _to_model_order(self, image: np.ndarray, color: str) -> np.ndarray:
+        """Validate ``image``; return it in the model's channel order (never modified in place)."""
+        if color not in COLOR_ORDERS:
+            raise ValueError(f"color must be one of {COLOR_ORDERS}, got {color!r}")
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be uint8 [H, W, 3], got {image.dtype} {image.shape}")
+        if (color == "rgb") != self.color_rgb:
+            image = image[:, :, ::-1]
+        return np.ascontiguousarray(image)

@@ -1,0 +1,101 @@
+"""``benchmark.py model``: network images/s on synthetic tensors, training step or forward only.
+
+The baseline measured in the same run (``--baseline``) is the reference's way: fp32, eager, NCHW.
+"""
+
+import argparse
+import contextlib
+
+import torch
+
+from hrpose.benchmark.common import device_facts, report, time_calls
+from hrpose.config import load_cfg
+from hrpose.models import build_model, fuse_conv_bn
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cfg", required=True, help="experiment yaml (decides the network and input size)")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--amp", choices=sorted(AMP_DTYPES), default="none")
+    parser.add_argument("--channels_last", "--channels-last", action="store_true")
+    parser.add_argument("--compile", default="", help="torch.compile mode (reduce-overhead = CUDA graphs)")
+    parser.add_argument("--infer", action="store_true", help="forward only (inference mode)")
+    parser.add_argument("--fuse_bn", "--fuse-bn", action="store_true", help="fold BN into convs (--infer)")
+    parser.add_argument("--baseline", action="store_true", help="also time fp32 eager NCHW in this run")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+
+
+def _step_fn(model, images, target, amp, infer: bool):
+    """A zero-argument callable running one forward (+ backward + Adam step when training)."""
+    device_type = images.device.type
+    autocast = (torch.autocast(device_type, dtype=AMP_DTYPES[amp]) if amp != "none"
+                else contextlib.nullcontext())
+    if infer:
+        def forward():
+            with torch.inference_mode(), autocast:
+                model(images)
+        return forward
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler(device_type, enabled=(amp == "fp16"))
+
+    def train_step():
+        with autocast:
+            loss = 0.5 * ((model(images).float() - target) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return train_step
+
+
+def measure(cfg, device, batch, amp, channels_last, compile_mode, infer, fuse_bn, warmup, iters) -> dict:
+    """Images/s and per-iteration seconds of one configuration; fresh model each call."""
+    model = build_model(cfg, is_train=not infer).to(device)
+    model.eval() if infer else model.train()
+    if infer and fuse_bn:
+        model = fuse_conv_bn(model)
+    w, h = cfg.MODEL.IMAGE_SIZE
+    images = torch.randn(batch, 3, h, w, device=device)
+    hw, hh = cfg.MODEL.HEATMAP_SIZE
+    target = torch.rand(batch, cfg.MODEL.NUM_JOINTS, hh, hw, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    if compile_mode:
+        model = torch.compile(model, mode=compile_mode)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = sorted(time_calls(_step_fn(model, images, target, amp, infer), device, warmup, iters))
+    median = times[len(times) // 2]
+    return {"images_per_s": round(batch / median, 2), "median_s": round(median, 5),
+            "min_s": round(times[0], 5), **device_facts(device)}
+
+
+def run(args: argparse.Namespace) -> None:
+    from hrpose.utils.dist import select_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = load_cfg(args.cfg, args.opts or [])
+    device = select_device(args.device)
+    torch.backends.cudnn.benchmark = True
+    common = dict(cfg=cfg, device=device, batch=args.batch, infer=args.infer, warmup=args.warmup,
+                  iters=args.iters)
+    fast = measure(amp=args.amp, channels_last=args.channels_last, compile_mode=args.compile,
+                   fuse_bn=args.fuse_bn, **common)
+    result = {"bench": "model", "cfg": args.cfg, "mode": "infer" if args.infer else "train",
+              "batch": args.batch, "amp": args.amp, "channels_last": args.channels_last,
+              "compile": args.compile, "fuse_bn": args.fuse_bn, **fast}
+    summary = f"{result['mode']} {args.cfg} batch {args.batch}: {fast['images_per_s']} img/s"
+    if args.baseline:
+        base = measure(amp="none", channels_last=False, compile_mode="", fuse_bn=False, **common)
+        result["baseline_images_per_s"] = base["images_per_s"]
+        result["speedup"] = round(fast["images_per_s"] / base["images_per_s"], 3)
+        summary += f" vs fp32 eager NCHW {base['images_per_s']} img/s (x{result['speedup']})"
+    report(result, summary)

@@ -1,0 +1,159 @@
+"""``build_dataset`` / ``build_dataloader``: the only places of the data pipeline that read the config.
+
+Sampling:
+* train, single process: a shuffled order that is a function of ``(SEED, epoch)`` (the epoch the
+  dataset was set to), so a resumed run repeats the interrupted epoch exactly;
+* train, DDP: ``DistributedSampler`` (shuffle per ``TRAIN.SHUFFLE``, seed ``SEED``; the caller runs
+  ``loader.sampler.set_epoch(e)``);
+* eval: in order; under DDP ``ShardSampler`` gives rank r the indices r, r + W, ... with no padding,
+  so every box is predicted exactly once (DistributedSampler would pad with duplicates).
+Augmentation depends on ``(SEED, epoch, index)`` only, never on the worker that makes a sample.
+"""
+
+import logging
+import random
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler, SequentialSampler
+from yacs.config import CfgNode
+
+from hrpose.datasets.augment import AugmentConfig
+from hrpose.datasets.coco import load_coco_records, select_data
+from hrpose.datasets.keypoints import build_keypoint_set
+from hrpose.datasets.topdown import DEFAULT_CACHE_BYTES, TopDownDataset
+from hrpose.utils.dist import get_rank, get_world_size
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_FORMATS = ("jpg", "png")
+
+
+class DatasetConfigError(ValueError):
+    """A dataset setting this pipeline cannot honour; the message names the key."""
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A random permutation of ``range(len(dataset))`` that depends on ``(seed, dataset.epoch)`` only."""
+
+    def __init__(self, dataset: TopDownDataset, seed: int):
+        self.dataset = dataset
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.dataset.epoch)
+        return iter(torch.randperm(len(self.dataset), generator=generator).tolist())
+
+
+class ShardSampler(Sampler[int]):
+    """Rank ``rank`` of ``world_size`` gets indices ``rank, rank + W, rank + 2W, ...`` in order.
+
+    No padding: the shards have lengths differing by at most one, and together they cover every index
+    exactly once.
+    """
+
+    def __init__(self, num_samples: int, rank: int, world_size: int):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside [0, {world_size})")
+        self.num_samples, self.rank, self.world_size = int(num_samples), int(rank), int(world_size)
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.num_samples, self.world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.num_samples, self.world_size))
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seed the global generators per worker (augmentation does not use
+    them, but third-party code might). Nothing of OpenCV is touched here: reconfiguring its thread pool
+    in a forked child can deadlock (see ``build_dataloader``)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def check_dataset_config(cfg: CfgNode) -> None:
+    """Reject dataset settings this pipeline does not implement, each with a clear message."""
+    name = cfg.DATASET.DATASET
+    if name == "mpii":
+        raise DatasetConfigError(
+            "DATASET.DATASET = 'mpii' is not supported yet: hrpose has no MPII loader. Convert the MPII "
+            "annotations to a COCO-format keypoint json (annotations/person_keypoints_<set>.json, 16 "
+            "keypoints per person, images under images/<set>/) and use DATASET.DATASET coco with "
+            "DATASET.KEYPOINT_SET mpii and MODEL.NUM_JOINTS 16")
+    if name != "coco" and cfg.DATASET.KEYPOINT_SET != "custom":
+        raise DatasetConfigError(
+            f"DATASET.DATASET = {name!r}: only COCO-format data is supported (DATASET.DATASET coco; other "
+            "keypoint layouts through DATASET.KEYPOINT_SET custom and DATASET.KEYPOINTS.*)")
+    if cfg.DATASET.DATA_FORMAT not in SUPPORTED_FORMATS:
+        raise DatasetConfigError(
+            f"DATASET.DATA_FORMAT = {cfg.DATASET.DATA_FORMAT!r}: expected one of {list(SUPPORTED_FORMATS)} "
+            "(reading images from zip archives is not supported; extract them under images/<set>/)")
+    if not cfg.DATASET.ROOT:
+        raise DatasetConfigError("DATASET.ROOT is empty: set it to the dataset folder (see data/README.md)")
+
+
+def build_dataset(cfg: CfgNode, is_train: bool) -> TopDownDataset:
+    """The training (``TRAIN_SET``, GT boxes, augmentation) or evaluation (``TEST_SET``, GT boxes or the
+    detector json per ``TEST.USE_GT_BBOX``) dataset."""
+    # Imported here: hrpose.codecs imports hrpose.datasets.transforms, so a module-level import
+    # would make the two packages import each other while half-initialised.
+    from hrpose.codecs import build_codec
+
+    check_dataset_config(cfg)
+    keypoint_set = build_keypoint_set(cfg)
+    codec = build_codec(cfg)
+    width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
+    image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
+    records, ann_file = load_coco_records(
+        cfg.DATASET.ROOT, image_set, keypoint_set.num_keypoints, width / height,
+        use_gt_boxes=is_train or cfg.TEST.USE_GT_BBOX, det_file=cfg.TEST.COCO_BBOX_FILE,
+        score_threshold=float(cfg.TEST.IMAGE_THRE), extension=cfg.DATASET.DATA_FORMAT)
+    if is_train and cfg.DATASET.SELECT_DATA:
+        records = select_data(records)
+    if not records:
+        raise DatasetConfigError(f"no person boxes in image set {image_set!r} under {cfg.DATASET.ROOT}")
+    augment = AugmentConfig(
+        scale_factor=float(cfg.DATASET.SCALE_FACTOR), rot_factor=float(cfg.DATASET.ROT_FACTOR),
+        flip=bool(cfg.DATASET.FLIP), prob_half_body=float(cfg.DATASET.PROB_HALF_BODY),
+        num_joints_half_body=int(cfg.DATASET.NUM_JOINTS_HALF_BODY), aspect_ratio=width / height)
+    return TopDownDataset(
+        records, keypoint_set, codec, is_train=is_train, augment=augment, seed=cfg.SEED,
+        color_rgb=cfg.DATASET.COLOR_RGB, use_joint_weights=cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT,
+        cache_bytes=DEFAULT_CACHE_BYTES if cfg.DATASET.CACHE_IMAGES else 0,
+        skip_bad_images=cfg.DATASET.SKIP_BAD_IMAGES, annotation_file=ann_file, image_set=image_set)
+
+
+def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, shuffle: bool,
+                  seed: int) -> Sampler:
+    if is_train and distributed:
+        return DistributedSampler(dataset, num_replicas=get_world_size(), rank=get_rank(), shuffle=shuffle,
+                                  seed=seed, drop_last=False)
+    if is_train and shuffle:
+        return EpochShuffleSampler(dataset, seed)
+    if distributed:
+        return ShardSampler(len(dataset), get_rank(), get_world_size())
+    return SequentialSampler(dataset)
+
+
+def build_dataloader(cfg: CfgNode, is_train: bool, distributed: bool) -> DataLoader:
+    """DataLoader over ``build_dataset(cfg, is_train)``; batch ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per
+    process, ``WORKERS`` persistent workers, pinned memory only with CUDA, ``drop_last`` False."""
+    dataset = build_dataset(cfg, is_train)
+    sampler = build_sampler(dataset, is_train, distributed, bool(cfg.TRAIN.SHUFFLE), int(cfg.SEED))
+    batch_size = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
+    workers = int(cfg.WORKERS)
+    if workers > 0:
+        # OpenCV's thread pool does not survive fork (a worker that touches it can hang), and the crops
+        # are small: keep OpenCV serial in this process before the workers are forked from it.
+        cv2.setNumThreads(1)
+    return DataLoader(
+        dataset, batch_size=int(batch_size), sampler=sampler, num_workers=workers,
+        worker_init_fn=seed_worker if workers > 0 else None, persistent_workers=workers > 0,
+        pin_memory=bool(cfg.PIN_MEMORY) and torch.cuda.is_available(), drop_last=False)

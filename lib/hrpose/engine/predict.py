@@ -1,0 +1,144 @@
+"""Prediction over an evaluation loader -> ``PosePredictions`` (image pixels), flip test on the device.
+
+``predict(model, loader, device, codec, keypoint_set, flip_test, shift_heatmap, decode, amp,
+channels_last)`` runs the network; ``predict_oracle(loader, codec, decode)`` decodes the codec's own
+target heatmaps instead (the AP ceiling set by the heatmap resolution and the codec).
+
+Distributed: each rank predicts the shard its loader's sampler gives it (the evaluation sampler shards
+without padding); the shards are gathered with ``all_gather_objects`` and ordered by the dataset index
+in ``meta['index']``, keeping the first copy of any repeated index, so every box counts exactly once.
+Every rank returns the same full predictions, in dataset order.
+"""
+
+import contextlib
+import logging
+
+import numpy as np
+import torch
+
+from hrpose.codecs import flip_heatmaps_back
+from hrpose.evaluation import PosePredictions
+from hrpose.models import normalize_images
+from hrpose.utils.dist import all_gather_objects, get_world_size
+
+logger = logging.getLogger(__name__)
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PIXEL_STD = 200.0  # box area for OKS-NMS = prod(scale * 200), the reference's padded box area
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoint_set, flip_test: bool,
+            shift_heatmap: bool, decode: str, amp: str = "none", channels_last: bool = False,
+            post_process: bool = True) -> PosePredictions:
+    """Predict every box of ``loader`` (batches of uint8 ``image`` [B,3,H,W] and ``meta``).
+
+    Args:
+        model: heatmap network ``[B,3,H,W] float -> [B,K,h,w]``; put in eval mode for the call (its
+            previous mode is restored).
+        device: where the forward, the flip-back and the averaging run.
+        codec: ``decode`` + ``heatmap_to_image`` (``hrpose.codecs``).
+        keypoint_set: its ``flip_index`` pairs the channels for the flip test.
+        flip_test: also run the mirrored crops (in the same batch) and average the flipped-back maps.
+        shift_heatmap: the reference's one-column shift of the flipped-back maps.
+        decode: ``standard`` | ``dark`` (``codec.decode`` method).
+        amp: ``none`` | ``bf16`` | ``fp16`` autocast of the forward; channels_last: NHWC input.
+        post_process: sub-pixel refinement in ``codec.decode`` (``TEST.POST_PROCESS``; off = raw argmax).
+    Returns:
+        ``PosePredictions`` in dataset order (keypoint scores = decoded heatmap maxima; box score from
+        ``meta['score']``; area ``prod(scale * 200)``).
+    """
+    if amp not in AMP_DTYPES:
+        raise ValueError(f"TEST.AMP = {amp!r}: expected one of {sorted(AMP_DTYPES)}")
+    flip_index = keypoint_set.flip_index if flip_test else None
+    was_training = model.training
+    model.eval()
+    parts = []
+    try:
+        for batch in loader:
+            heatmaps = forward_heatmaps(model, batch["image"], device, flip_index, shift_heatmap, amp,
+                                        channels_last)
+            coords, scores = codec.decode(heatmaps.float().cpu().numpy(), method=decode,
+                                          post_process=post_process)
+            parts.append(_batch_predictions(codec, batch["meta"], coords, scores))
+    finally:
+        model.train(was_training)
+    return gather_predictions(parts, keypoint_set.num_keypoints)
+
+
+def forward_heatmaps(model, images: torch.Tensor, device: torch.device, flip_index, shift: bool,
+                     amp: str = "none", channels_last: bool = False) -> torch.Tensor:
+    """Heatmaps float32 [B,K,h,w] on ``device`` for uint8 images [B,3,H,W].
+
+    With ``flip_index`` ([K] permutation), the mirrored crops run in the same forward
+    (``cat([x, x.flip(3)])``) and the result is ``(out + flip_back(out_mirrored)) / 2``.
+    """
+    x = normalize_images(images.to(device, non_blocking=True))
+    n = x.shape[0]
+    if flip_index is not None:
+        x = torch.cat([x, x.flip(3)], dim=0)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    autocast = (torch.autocast(device.type, dtype=AMP_DTYPES[amp]) if AMP_DTYPES[amp] is not None
+                else contextlib.nullcontext())
+    with autocast:
+        out = model(x)
+    if isinstance(out, (list, tuple)):  # multi-output heads: the last output, as the reference
+        out = out[-1]
+    out = out.float()
+    if flip_index is None:
+        return out
+    return (out[:n] + flip_heatmaps_back(out[n:], flip_index, shift)) * 0.5
+
+
+def predict_oracle(loader, codec, decode: str = "standard", post_process: bool = True) -> PosePredictions:
+    """Decode the loader's own target ``heatmaps`` (encoded from the GT keypoints through the test-mode
+    affine) as if a network had predicted them: the AP upper bound of the codec and heatmap size.
+
+    Keypoint scores are the decoded maxima; joints with target weight 0 get score 0. No flip test.
+    Meant for GT boxes (each box then carries its own person's targets).
+    """
+    parts = []
+    num_keypoints = None
+    for batch in loader:
+        heatmaps = batch["heatmaps"].float().numpy()
+        num_keypoints = heatmaps.shape[1]
+        coords, scores = codec.decode(heatmaps, method=decode, post_process=post_process)
+        weights = batch["target_weight"].float().numpy().reshape(scores.shape)
+        parts.append(_batch_predictions(codec, batch["meta"], coords, np.where(weights > 0, scores, 0.0)))
+    return gather_predictions(parts, num_keypoints or 0)
+
+
+def _batch_predictions(codec, meta: dict, coords: np.ndarray, scores: np.ndarray):
+    """(dataset indices [B], PosePredictions of the batch) from decoded heatmap coordinates."""
+    centers = _numpy(meta["center"]).astype(np.float32)
+    scales = _numpy(meta["scale"]).astype(np.float32)
+    xy = codec.heatmap_to_image(coords, centers, scales)
+    keypoints = np.concatenate([xy, np.asarray(scores, dtype=np.float64)[..., None]], axis=-1)
+    preds = PosePredictions(
+        image_ids=_numpy(meta["image_id"]), keypoints=keypoints, box_scores=_numpy(meta["score"]),
+        areas=np.prod(scales.astype(np.float64) * PIXEL_STD, axis=1), centers=centers, scales=scales)
+    return _numpy(meta["index"]).astype(np.int64), preds
+
+
+def _numpy(value) -> np.ndarray:
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+def gather_predictions(parts: list, num_keypoints: int) -> PosePredictions:
+    """Concatenate this rank's ``(indices, predictions)`` parts, gather all ranks' parts, order by
+    dataset index and drop repeated indices (first copy kept). Every rank returns the result."""
+    if parts:
+        local = (np.concatenate([p[0] for p in parts]), PosePredictions.concat([p[1] for p in parts]))
+    else:
+        local = (np.zeros(0, dtype=np.int64), PosePredictions.empty(num_keypoints))
+    shards = all_gather_objects(local) if get_world_size() > 1 else [local]
+    non_empty = [s for s in shards if len(s[1])] or shards[:1]
+    indices = np.concatenate([s[0] for s in non_empty])
+    preds = PosePredictions.concat([s[1] for s in non_empty])
+    order = np.argsort(indices, kind="stable")
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = indices[order][1:] != indices[order][:-1]
+    if not first.all():
+        logger.warning("predict: %d repeated dataset indices dropped while gathering", int((~first).sum()))
+    return preds.select(order[first])

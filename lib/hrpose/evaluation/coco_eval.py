@@ -1,0 +1,127 @@
+"""COCO keypoint evaluation over plain arrays: rescoring -> OKS-NMS -> results json -> COCOeval.
+
+This is the reference's ``COCODataset.evaluate`` without the dataset: it takes a ``PosePredictions``
+(one row per person box) and returns the 10 standard numbers (``STAT_NAMES``) as a dict.
+"""
+
+import contextlib
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hrpose.evaluation.nms import nms_per_image
+from hrpose.evaluation.predictions import PosePredictions
+from hrpose.evaluation.rescore import rescore
+from hrpose.evaluation.results_json import results_arrays, results_records, write_results_json
+from hrpose.evaluation.table import STAT_NAMES
+
+if TYPE_CHECKING:  # importing hrpose.datasets at run time would pull in the whole data pipeline
+    from hrpose.datasets.keypoints import KeypointSet
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("pycocotools", "faster_coco_eval")
+
+
+def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_thre: float,
+                soft_nms: bool) -> dict[str, np.ndarray]:
+    """Rescore, NMS per image, round: the results (``results_arrays``) the json and COCOeval receive,
+    images in order of first appearance, each image's persons in NMS order."""
+    scores = rescore(predictions.keypoints[..., 2], predictions.box_scores, in_vis_thre)
+    keep = nms_per_image(predictions.image_ids, predictions.keypoints, scores, predictions.areas,
+                         oks_thre, sigmas, soft=soft_nms)
+    p = predictions.select(keep)
+    return results_arrays(p.image_ids, p.keypoints, scores[keep], p.centers, p.scales)
+
+
+def evaluate_coco(predictions: PosePredictions, keypoint_set: "KeypointSet", ann_file, out_json,
+                  in_vis_thre: float, oks_thre: float, soft_nms: bool,
+                  backend: str = "pycocotools") -> dict[str, float]:
+    """Reference COCO keypoint evaluation.
+
+    Args:
+        predictions: N person boxes (keypoints in image pixels, decoded scores).
+        keypoint_set: gives the OKS sigmas (NMS and, for non-COCO-17 sets, COCOeval).
+        ann_file: COCO GT json, or ``None`` for a set without annotations (test-dev): then only the
+            results json is written and ``{}`` is returned.
+        out_json: results json path (written in every case).
+        in_vis_thre: ``TEST.IN_VIS_THRE``; oks_thre: ``TEST.OKS_THRE``; soft_nms: ``TEST.SOFT_NMS``.
+        backend: ``pycocotools`` or ``faster_coco_eval`` (optional package, same numbers).
+    Returns:
+        ``{name: value}`` for the 10 ``STAT_NAMES`` in order.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"TEST.EVAL_BACKEND = {backend!r}: expected one of {list(BACKENDS)}")
+    if backend == "faster_coco_eval" and ann_file is not None:
+        _faster_coco_eval()  # fail before the work if the optional package is missing
+    if len(predictions) == 0:
+        raise ValueError("evaluate_coco: no predictions to evaluate (0 person boxes); check the test set, "
+                         "TEST.USE_GT_BBOX / TEST.COCO_BBOX_FILE and TEST.IMAGE_THRE")
+    if predictions.num_keypoints != keypoint_set.num_keypoints:
+        raise ValueError(f"evaluate_coco: predictions have {predictions.num_keypoints} keypoints, "
+                         f"keypoint set {keypoint_set.name!r} has {keypoint_set.num_keypoints}")
+    results = postprocess(predictions, keypoint_set.sigmas, in_vis_thre, oks_thre, soft_nms)
+    path = write_results_json(results, out_json)
+    logger.info("wrote %d person results (%d boxes before NMS) to %s", results["image_ids"].size,
+                len(predictions), path)
+    if ann_file is None:
+        logger.info("no annotations for this set: results json only, at %s (upload it to the COCO server)",
+                    path)
+        return {}
+    return run_cocoeval(ann_file, results_records(results), keypoint_set.sigmas, backend)
+
+
+def run_cocoeval(ann_file, records: list[dict], kpt_oks_sigmas=None,
+                 backend: str = "pycocotools") -> dict[str, float]:
+    """COCOeval(gt, dt, 'keypoints') -> evaluate/accumulate/summarize; its printout goes to the log.
+
+    ``records``: COCO results dicts (``results_records``); they are not modified.
+    ``kpt_oks_sigmas`` [K] replaces COCOeval's built-in COCO-17 sigmas unless it equals them (so COCO
+    numbers are bit-identical to plain COCOeval and custom keypoint sets are evaluated with their own
+    sigmas); ``None`` keeps the built-in ones.
+    """
+    if backend == "faster_coco_eval":
+        coco_cls, eval_cls = _faster_coco_eval()
+    else:
+        from pycocotools.coco import COCO as coco_cls
+        from pycocotools.cocoeval import COCOeval as eval_cls
+    records = [dict(r) for r in records]  # loadRes adds fields; keep the caller's dicts intact
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        gt = coco_cls(str(ann_file))
+        if not gt.dataset.get("annotations"):
+            raise ValueError(f"{ann_file}: the annotation file has no annotations to evaluate against; "
+                             "pass ann_file=None for a test set")
+        unknown = {r["image_id"] for r in records} - set(gt.getImgIds())
+        if unknown:
+            raise ValueError(f"{ann_file}: results name {len(unknown)} image ids that are not in the "
+                             f"annotation file, e.g. {sorted(unknown)[:5]}")
+        dt = gt.loadRes(records)
+        coco_eval = eval_cls(gt, dt, "keypoints")
+        _set_sigmas(coco_eval.params, kpt_oks_sigmas)
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    logger.info("COCOeval (%s):\n%s", backend, buffer.getvalue().rstrip())
+    stats = coco_eval.stats[:len(STAT_NAMES)]
+    return {name: float(value) for name, value in zip(STAT_NAMES, stats, strict=True)}
+
+
+def _set_sigmas(params, sigmas) -> None:
+    if sigmas is None:
+        return
+    sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
+    builtin = np.asarray(params.kpt_oks_sigmas, dtype=np.float64).reshape(-1)
+    if sigmas.shape != builtin.shape or not np.allclose(sigmas, builtin, rtol=0, atol=1e-9):
+        params.kpt_oks_sigmas = sigmas
+
+
+def _faster_coco_eval():
+    try:
+        from faster_coco_eval import COCO, COCOeval_faster
+    except ImportError as err:
+        raise ImportError("TEST.EVAL_BACKEND = 'faster_coco_eval' needs the optional package: "
+                          "pip install faster-coco-eval (or use TEST.EVAL_BACKEND pycocotools)") from err
+    return COCO, COCOeval_faster

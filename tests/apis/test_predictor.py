@@ -1,0 +1,218 @@
+"""Predictor: shapes, coordinates, whole-image mode, channel order, flip test, checkpoint loading."""
+
+import json
+import os
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hrpose.apis import Predictor
+from hrpose.apis.loading import load_pose_model
+from hrpose.codecs import build_codec
+from hrpose.datasets.keypoints import COCO_KEYPOINTS
+from hrpose.utils.checkpoint import CheckpointError
+from tests.apis import save_plain_state_dict, save_training_checkpoint, tiny_cfg, tiny_model, write_tiny_yaml
+
+
+@pytest.fixture(scope="module")
+def sample_root(tmp_path_factory) -> pathlib.Path:
+    from hrpose.datasets import make_sample_dataset
+
+    root = tmp_path_factory.mktemp("sample")
+    make_sample_dataset(str(root), seed=0, num_train_images=0, num_val_images=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sample_image(sample_root):
+    """(BGR image, GT person boxes [N, 4] xywh, GT keypoints [N, 17, 3]) of the first val image."""
+    data = json.loads((sample_root / "annotations" / "person_keypoints_val2017.json").read_text())
+    info = data["images"][0]
+    anns = [a for a in data["annotations"] if a["image_id"] == info["id"] and a["num_keypoints"] > 0
+            and not a["iscrowd"]]
+    image = cv2.imread(str(sample_root / "images" / "val2017" / info["file_name"]))
+    boxes = np.array([a["bbox"] for a in anns], dtype=np.float32)
+    keypoints = np.array([a["keypoints"] for a in anns], dtype=np.float32).reshape(len(anns), 17, 3)
+    return image, boxes, keypoints
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    cfg = tiny_cfg()
+    return Predictor(tiny_model(cfg), build_codec(cfg), COCO_KEYPOINTS, device="cpu", color_rgb=True)
+
+
+def test_gt_boxes_give_keypoints_in_image(predictor, sample_image):
+    image, boxes, _ = sample_image
+    out = predictor.predict(image, boxes)
+    assert out.shape == (len(boxes), 17, 3) and out.dtype == np.float32
+    h, w = image.shape[:2]
+    assert np.isfinite(out).all()
+    # Heatmap maxima lie inside the padded crop of each box; the crops of these boxes stay near the image.
+    assert (out[..., 0] > -0.5 * w).all() and (out[..., 0] < 1.5 * w).all()
+    assert (out[..., 1] > -0.5 * h).all() and (out[..., 1] < 1.5 * h).all()
+    for box, person in zip(boxes, out, strict=True):
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        reach = 1.25 * 0.5 * max(box[2] / (64 / 96), box[3]) + 1  # padded crop, aspect of 64x96
+        assert np.abs(person[:, 0] - cx).max() <= reach and np.abs(person[:, 1] - cy).max() <= reach
+
+
+class BrightSpotNet(torch.nn.Module):
+    """A stand-in network whose K heatmaps all peak where the crop is brightest (stride 4)."""
+
+    def __init__(self, num_keypoints: int = 17):
+        super().__init__()
+        self.k = num_keypoints
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, images):
+        spot = torch.nn.functional.avg_pool2d(images.mean(1, keepdim=True), 4)
+        return (spot - spot.amin(dim=(2, 3), keepdim=True)).expand(-1, self.k, -1, -1) + self.dummy
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_keypoints_land_on_the_spot_in_image_pixels(flip):
+    """Geometry end to end: a bright 4x4 spot in each box must come back at its image position."""
+    cfg = tiny_cfg()
+    predictor = Predictor(BrightSpotNet(), build_codec(cfg), COCO_KEYPOINTS, device="cpu", flip_test=flip,
+                          shift_heatmap=False, post_process=False)
+    image = np.zeros((200, 300, 3), np.uint8)
+    spots = np.array([[50.0, 80.0], [210.0, 130.0]])
+    for x, y in spots:
+        image[int(y) - 2:int(y) + 2, int(x) - 2:int(x) + 2] = 255
+    boxes = np.array([[20, 30, 80, 120], [160, 60, 100, 130]], dtype=np.float32)
+    out = predictor.predict(image, boxes)
+    # One heatmap cell is 4 crop px = 4 * 1.25 * box height / 96 image px (~6.3 and ~6.8 here).
+    cell = 4 * 1.25 * boxes[:, 3] / 96
+    error = np.linalg.norm(out[..., :2] - (spots - 0.5)[:, None, :], axis=2)
+    assert (error.max(axis=1) <= cell).all(), error.max(axis=1)
+    image[:] = 0  # one larger spot: in the whole-image crop one crop px is ~6 image px
+    image[int(spots[0, 1]) - 8:int(spots[0, 1]) + 8, int(spots[0, 0]) - 8:int(spots[0, 0]) + 8] = 255
+    whole = predictor.predict(image)[0, :, :2]  # crop: 300 px wide -> 562 px tall padded, 1 cell = 23 px
+    assert np.linalg.norm(whole - (spots[0] - 0.5), axis=1).max() <= 4 * 1.25 * 300 / 64
+
+
+def test_one_forward_for_all_boxes(predictor, sample_image):
+    image, boxes, _ = sample_image
+    calls = []
+    handle = predictor.model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        predictor.predict(image, boxes)
+    finally:
+        handle.remove()
+    assert calls == [2 * len(boxes)]  # crops + mirrored crops, one batch
+
+
+def test_batches_are_chunked_and_match_single(sample_image):
+    cfg = tiny_cfg()
+    model = tiny_model(cfg)
+    image, boxes, _ = sample_image
+    codec = build_codec(cfg)
+    big, small = (Predictor(model, codec, COCO_KEYPOINTS, device="cpu", max_batch=b).predict(image, boxes)
+                  for b in (64, 1))
+    np.testing.assert_allclose(big, small, atol=1e-4)
+
+
+def test_whole_image_mode(predictor, sample_image):
+    image = sample_image[0]
+    h, w = image.shape[:2]
+    whole = predictor.predict(image)
+    assert whole.shape == (1, 17, 3)
+    np.testing.assert_allclose(whole, predictor.predict(image, [[0, 0, w, h]]))
+    assert predictor.predict(image, np.zeros((0, 4))).shape == (0, 17, 3)
+
+
+def test_bgr_and_rgb_input_agree(predictor, sample_image):
+    image, boxes, _ = sample_image
+    bgr = predictor.predict(image, boxes, color="bgr")
+    rgb = predictor.predict(np.ascontiguousarray(image[:, :, ::-1]), boxes, color="rgb")
+    np.testing.assert_array_equal(bgr, rgb)
+    # The model was trained on RGB (COLOR_RGB true): a BGR image declared as RGB is fed differently.
+    assert not np.array_equal(bgr, predictor.predict(image, boxes, color="rgb"))
+    with pytest.raises(ValueError, match="color"):
+        predictor.predict(image, boxes, color="hsv")
+
+
+def test_flip_on_and_off(sample_image):
+    cfg = tiny_cfg()
+    model = tiny_model(cfg)
+    image, boxes, _ = sample_image
+    codec = build_codec(cfg)
+    outs = [Predictor(model, codec, COCO_KEYPOINTS, device="cpu", flip_test=f).predict(image, boxes)
+            for f in (True, False)]
+    assert outs[0].shape == outs[1].shape == (len(boxes), 17, 3)
+    assert not np.allclose(outs[0][..., 2], outs[1][..., 2])
+
+
+def test_input_validation(predictor):
+    with pytest.raises(ValueError, match="uint8"):
+        predictor.predict(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match="boxes"):
+        predictor.predict(np.zeros((10, 10, 3), np.uint8), [1, 2, 3, 4])
+
+
+def test_from_self_describing_checkpoint(tmp_path, sample_image):
+    cfg = tiny_cfg()
+    model = tiny_model(cfg, seed=3)
+    path = save_training_checkpoint(tmp_path / "best.pth", cfg, model)
+    loaded = Predictor.from_checkpoint(path, device="cpu")
+    image, boxes, _ = sample_image
+    assert loaded.color_rgb and loaded.flip_test and loaded.keypoint_set == COCO_KEYPOINTS
+    direct = Predictor(model, build_codec(cfg), COCO_KEYPOINTS, device="cpu", color_rgb=True)
+    np.testing.assert_array_equal(loaded.predict(image, boxes), direct.predict(image, boxes))
+    no_flip = Predictor.from_checkpoint(path, opts=["TEST.FLIP_TEST", "False"], device=torch.device("cpu"))
+    assert not no_flip.flip_test
+
+
+def test_from_plain_state_dict_needs_cfg(tmp_path, sample_image):
+    cfg = tiny_cfg()
+    model = tiny_model(cfg, seed=4)
+    path = save_plain_state_dict(tmp_path / "plain.pth", model)
+    with pytest.raises(CheckpointError, match="plain state_dict.*--cfg"):
+        Predictor.from_checkpoint(path)
+    yaml_path = write_tiny_yaml(tmp_path / "tiny.yaml")
+    loaded = Predictor.from_checkpoint(path, cfg_path=yaml_path, device="cpu")
+    image, boxes, _ = sample_image
+    direct = Predictor(model, build_codec(cfg), COCO_KEYPOINTS, device="cpu", color_rgb=True)
+    np.testing.assert_array_equal(loaded.predict(image, boxes), direct.predict(image, boxes))
+
+
+def test_from_config_and_mismatched_weights(tmp_path):
+    cfg = tiny_cfg()
+    predictor = Predictor.from_config(cfg, device="cpu")
+    assert predictor.num_keypoints == 17 and predictor.device == torch.device("cpu")
+    wrong = tiny_cfg(["MODEL.EXTRA.STAGE4.NUM_CHANNELS", "[8, 16, 32, 48]"])
+    path = save_training_checkpoint(tmp_path / "wrong.pth", cfg, tiny_model(wrong))
+    with pytest.raises(CheckpointError, match="mis-shaped"):
+        load_pose_model(path)
+
+
+@pytest.mark.skipif(not os.environ.get("HRPOSE_TRAINED_CKPT"),
+                    reason="set HRPOSE_TRAINED_CKPT to a checkpoint trained on the synthetic sample data")
+def test_trained_checkpoint_is_near_ground_truth(tmp_path):
+    from hrpose.datasets import make_sample_dataset
+
+    predictor = Predictor.from_checkpoint(os.environ["HRPOSE_TRAINED_CKPT"], device="cpu")
+    root = pathlib.Path(predictor.cfg.DATASET.ROOT)
+    if not (root / "annotations" / "person_keypoints_val2017.json").is_file():
+        root = tmp_path / "sample"
+        make_sample_dataset(str(root), seed=predictor.cfg.SEED)
+    data = json.loads((root / "annotations" / "person_keypoints_val2017.json").read_text())
+    errors = []
+    for info in data["images"][:10]:
+        anns = [a for a in data["annotations"] if a["image_id"] == info["id"] and a["num_keypoints"] >= 8
+                and not a["iscrowd"]]
+        if not anns:
+            continue
+        image = cv2.imread(str(root / "images" / "val2017" / info["file_name"]))
+        out = predictor.predict(image, np.array([a["bbox"] for a in anns]))
+        for ann, person in zip(anns, out, strict=True):
+            gt = np.array(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
+            visible = gt[:, 2] > 0
+            size = max(ann["bbox"][2], ann["bbox"][3])
+            errors += list(np.linalg.norm(person[visible, :2] - gt[visible, :2], axis=1) / size)
+    assert errors, "no labelled persons in the first 10 val images"
+    assert np.median(errors) < 0.1, f"median keypoint error {np.median(errors):.3f} of the box size"

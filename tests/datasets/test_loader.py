@@ -1,0 +1,87 @@
+"""Samplers and loaders: exact sharding, epoch-dependent shuffling, worker-independent samples."""
+
+import pytest
+import torch
+from torch.utils.data import DistributedSampler, SequentialSampler
+
+from hrpose.datasets import ShardSampler, build_dataloader, build_dataset
+from hrpose.datasets import loader as loader_module
+
+
+@pytest.mark.parametrize(("num", "world"), [(0, 2), (1, 4), (10, 3), (11, 4), (118, 8), (5, 1)])
+def test_shard_sampler_covers_every_index_exactly_once(num, world):
+    shards = [list(ShardSampler(num, r, world)) for r in range(world)]
+    merged = sorted(i for shard in shards for i in shard)
+    assert merged == list(range(num))
+    assert all(len(ShardSampler(num, r, world)) == len(shards[r]) for r in range(world))
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    assert all(shard == sorted(shard) for shard in shards)
+
+
+def test_shard_sampler_rejects_bad_rank():
+    with pytest.raises(ValueError):
+        ShardSampler(10, 3, 3)
+
+
+def test_samplers_by_mode(sample_data_root, make_cfg, monkeypatch):
+    cfg = make_cfg(sample_data_root)
+    train, val = build_dataset(cfg, is_train=True), build_dataset(cfg, is_train=False)
+    monkeypatch.setattr(loader_module, "get_world_size", lambda: 3)
+    monkeypatch.setattr(loader_module, "get_rank", lambda: 1)
+    shard = loader_module.build_sampler(val, False, True, True, 0)
+    assert isinstance(shard, ShardSampler) and list(shard) == list(range(1, len(val), 3))
+    assert isinstance(loader_module.build_sampler(train, True, True, True, 0), DistributedSampler)
+    assert isinstance(loader_module.build_sampler(val, False, False, True, 0), SequentialSampler)
+    assert isinstance(loader_module.build_sampler(train, True, False, False, 0), SequentialSampler)
+
+
+def test_train_order_depends_on_seed_and_epoch_only(sample_data_root, make_cfg):
+    ds = build_dataset(make_cfg(sample_data_root), is_train=True)
+    sampler = loader_module.EpochShuffleSampler(ds, seed=3)
+    first = list(sampler)
+    assert sorted(first) == list(range(len(ds))) and list(sampler) == first
+    ds.set_epoch(1)
+    assert list(sampler) != first
+    ds.set_epoch(0)
+    assert list(sampler) == first
+
+
+def test_loader_settings(sample_data_root, make_cfg):
+    cfg = make_cfg(sample_data_root, "TRAIN.BATCH_SIZE_PER_GPU", "4", "TEST.BATCH_SIZE_PER_GPU", "3")
+    train, val = build_dataloader(cfg, True, False), build_dataloader(cfg, False, False)
+    assert train.batch_size == 4 and val.batch_size == 3 and not train.drop_last
+    assert not train.pin_memory or torch.cuda.is_available()
+    batch = next(iter(val))
+    assert batch["image"].shape == (3, 3, 128, 96) and batch["meta"]["index"].tolist() == [0, 1, 2]
+
+
+def _batches(cfg, epoch):
+    loader = build_dataloader(cfg, True, False)
+    loader.dataset.set_epoch(epoch)
+    return [(b["meta"]["index"], b["image"], b["heatmaps"]) for b in loader]
+
+
+def test_samples_do_not_depend_on_worker_count(sample_data_root, make_cfg):
+    opts = ("TRAIN.BATCH_SIZE_PER_GPU", "8", "DATASET.PROB_HALF_BODY", "0.3", "DATASET.ROT_FACTOR", "45")
+    single = _batches(make_cfg(sample_data_root, *opts, "WORKERS", "0"), epoch=2)
+    multi = _batches(make_cfg(sample_data_root, *opts, "WORKERS", "2"), epoch=2)
+    assert len(single) == len(multi)
+    for (i0, im0, hm0), (i1, im1, hm1) in zip(single, multi, strict=True):
+        assert i0.equal(i1) and im0.equal(im1) and hm0.equal(hm1)
+
+
+def test_set_epoch_reaches_persistent_workers(sample_data_root, make_cfg):
+    cfg = make_cfg(sample_data_root, "WORKERS", "1", "TRAIN.SHUFFLE", "False",
+                   "TRAIN.BATCH_SIZE_PER_GPU", "64")
+    loader = build_dataloader(cfg, True, False)
+    assert loader.persistent_workers
+    epochs = []
+    for epoch in (0, 1):
+        loader.dataset.set_epoch(epoch)
+        epochs.append(next(iter(loader))["meta"]["rotation"])
+    reference = build_dataset(cfg, is_train=True)
+    reference.set_epoch(1)
+    expected = torch.tensor([reference[i]["meta"]["rotation"] for i in range(len(reference))],
+                            dtype=torch.float64)
+    assert not epochs[0].equal(epochs[1])
+    torch.testing.assert_close(epochs[1], expected)
