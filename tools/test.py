@@ -18,7 +18,6 @@ import torch
 
 from hrpose.config.cli import add_config_arguments, cfg_from_args
 from hrpose.engine.evaluate import evaluate_model, results_json_path
-from hrpose.evaluation import format_results_table
 from hrpose.models import build_model, fuse_conv_bn, load_weights
 from hrpose.utils.dist import cleanup_distributed, get_rank, init_distributed, is_main_process, select_device
 from hrpose.utils.logging import setup_logging
@@ -74,10 +73,9 @@ def main() -> None:
     model = None if args.oracle else load_model(cfg, run_dir, device)
     stats = evaluate_model(model, cfg, device, run_dir, oracle=args.oracle)
     if is_main_process():
+        # the AP table itself was logged by evaluate_model (console and test.log)
         results = results_json_path(run_dir, cfg.DATASET.TEST_SET)
-        if stats:
-            print(format_results_table("oracle" if args.oracle else cfg.MODEL.NAME, stats))
-        else:
+        if not stats:
             print(f"{cfg.DATASET.TEST_SET} has no annotations: upload the results json to the COCO server")
         print(f"results json: {results}")
     cleanup_distributed()

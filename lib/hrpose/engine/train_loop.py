@@ -1,0 +1,151 @@
+"""One training epoch: ``train_one_epoch`` reads top to bottom in commented paragraphs.
+
+Batches are the dataset's dicts: ``image`` uint8 ``[N,3,H,W]``, ``heatmaps`` float32 ``[N,K,h,w]``,
+``target_weight`` float32 ``[N,K,1]``, ``meta``. The model maps normalised images to heatmaps
+``[N,K,h,w]``; ``loss_fn(heatmaps, targets, target_weight)`` returns a scalar.
+"""
+
+import datetime
+import logging
+import math
+import time
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch import Tensor, nn
+
+from hrpose.engine.optim import scaled_lr, warmup_factor
+from hrpose.models import normalize_images
+from hrpose.utils.dist import get_world_size, reduce_mean
+from hrpose.utils.meters import SmoothedValue
+from hrpose.utils.tensorboard import NullWriter
+
+logger = logging.getLogger(__name__)
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                    device: torch.device, epoch: int, *, amp: str = "none",
+                    scaler: torch.amp.GradScaler | None = None, channels_last: bool = False,
+                    warmup_iters: int = 0, max_nonfinite_steps: int = 20, print_freq: int = 20,
+                    writer=None, debug_images=None) -> dict[str, float]:
+    """Train ``model`` for one pass over ``loader``; returns the epoch's averages.
+
+    ``amp`` is 'none' | 'bf16' | 'fp16' (the caller turns it off on CPU); ``scaler`` is a GradScaler
+    for fp16, else None. Raises ``FloatingPointError`` naming the epoch and iteration when the loss is
+    not finite (before the optimizer step, so the weights and the last checkpoint stay good), or, with
+    fp16, after ``max_nonfinite_steps`` consecutive steps the GradScaler skipped.
+    Returns ``{loss, lr, data_time, step_time, images_per_s, iters, skipped_steps}``.
+    """
+    model.train()
+    writer = writer or NullWriter()
+    meters = {name: SmoothedValue(print_freq) for name in ("loss", "data_time", "step_time", "images_per_s")}
+    num_iters, skipped_in_a_row, skipped_total = len(loader), 0, 0
+    end = time.perf_counter()
+    for it, batch in enumerate(loader):
+        global_iter = epoch * num_iters + it
+        data_time = time.perf_counter() - end
+
+        # data: uint8 crops -> normalised float on the device (optionally NHWC)
+        images = prepare_images(batch["image"], device, channels_last)
+        targets = batch["heatmaps"].to(device, non_blocking=True)
+        weights = batch["target_weight"].to(device, non_blocking=True)
+
+        # forward and loss, under autocast when AMP is on
+        with autocast(device, amp):
+            heatmaps = model(images)
+            loss = loss_fn(heatmaps, targets, weights)
+
+        # non-finite guard: stop before the step (with fp16 the GradScaler skips such steps instead)
+        loss_value = reduce_mean(loss.detach()).item()  # also keeps every rank stopping together
+        if scaler is None and not math.isfinite(loss_value):
+            raise FloatingPointError(f"non-finite loss ({loss_value}) at epoch {epoch}, iteration {it} of "
+                                     f"{num_iters}; no optimizer step taken, the last checkpoint is intact")
+
+        # backward and step; warm-up scales the scheduled LR for this step only
+        optimizer.zero_grad(set_to_none=True)
+        with scaled_lr(optimizer, warmup_factor(global_iter, warmup_iters)):
+            lr = optimizer.param_groups[0]["lr"]
+            skipped = backward_and_step(loss, optimizer, scaler)
+        skipped_in_a_row = skipped_in_a_row + 1 if skipped else 0
+        skipped_total += int(skipped)
+        if skipped_in_a_row >= max_nonfinite_steps:
+            raise FloatingPointError(f"fp16: {skipped_in_a_row} consecutive steps skipped for inf/NaN "
+                                     f"gradients (epoch {epoch}, iteration {it}); stopping, the last "
+                                     "checkpoint is intact")
+
+        # bookkeeping, the log line and TensorBoard scalars, debug images
+        step_time = time.perf_counter() - end - data_time
+        update_meters(meters, loss_value, data_time, step_time, images.shape[0] * get_world_size())
+        if (it + 1) % print_freq == 0 or it + 1 == num_iters:
+            log_progress(meters, epoch, it, num_iters, lr, writer, global_iter)
+        if debug_images is not None and debug_images.due(global_iter):
+            debug_images.write(writer, batch, heatmaps.detach(), global_iter)
+        end = time.perf_counter()
+
+    return epoch_summary(meters, lr if num_iters else 0.0, num_iters, skipped_total)
+
+
+def prepare_images(images: Tensor, device: torch.device, channels_last: bool) -> Tensor:
+    """uint8 ``[N,3,H,W]`` -> ImageNet-normalised float32 on ``device`` (NHWC memory if requested)."""
+    images = normalize_images(images.to(device, non_blocking=True))
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def autocast(device: torch.device, amp: str) -> AbstractContextManager:
+    """``torch.autocast`` in bf16/fp16 on CUDA; a no-op for 'none' and on other devices."""
+    if amp == "none" or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
+
+
+def backward_and_step(loss: Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None) -> bool:
+    """Backward and optimizer step; returns True when the GradScaler skipped the step (inf/NaN grads)."""
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return False
+    scale_before = scaler.get_scale()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return scaler.get_scale() < scale_before  # the scaler backs off exactly when it skipped
+
+
+def update_meters(meters: dict[str, SmoothedValue], loss: float, data_time: float, step_time: float,
+                  images: int) -> None:
+    meters["loss"].update(loss)
+    meters["data_time"].update(data_time)
+    meters["step_time"].update(step_time)
+    meters["images_per_s"].update(images / max(data_time + step_time, 1e-9))
+
+
+def log_progress(meters: dict[str, SmoothedValue], epoch: int, it: int, num_iters: int, lr: float, writer,
+                 global_iter: int) -> None:
+    """One log line (epoch, iter/total, loss, lr, data vs step time, img/s, ETA) and the TB scalars."""
+    iter_time = meters["data_time"].avg + meters["step_time"].avg
+    eta = datetime.timedelta(seconds=round(iter_time * (num_iters - it - 1)))
+    logger.info("epoch %d [%*d/%d]  loss %.6f (%.6f)  lr %.2e  data %.3fs  step %.3fs  %.1f img/s  eta %s",
+                epoch, len(str(num_iters)), it + 1, num_iters, meters["loss"].last,
+                meters["loss"].global_avg.avg, lr, meters["data_time"].avg, meters["step_time"].avg,
+                meters["images_per_s"].avg, eta)
+    writer.add_scalar("train/loss", meters["loss"].avg, global_iter)
+    writer.add_scalar("train/lr", lr, global_iter)
+    writer.add_scalar("train/data_time", meters["data_time"].avg, global_iter)
+    writer.add_scalar("train/step_time", meters["step_time"].avg, global_iter)
+    writer.add_scalar("train/images_per_s", meters["images_per_s"].avg, global_iter)
+
+
+def epoch_summary(meters: dict[str, SmoothedValue], lr: float, num_iters: int,
+                  skipped: int) -> dict[str, float]:
+    return {
+        "loss": meters["loss"].global_avg.avg,
+        "lr": lr,
+        "data_time": meters["data_time"].global_avg.avg,
+        "step_time": meters["step_time"].global_avg.avg,
+        "images_per_s": meters["images_per_s"].global_avg.avg,
+        "iters": num_iters,
+        "skipped_steps": skipped,
+    }

@@ -1,0 +1,150 @@
+"""Checkpoints: atomic save, ``weights_only`` load, and the layout of the files a run writes.
+
+Every file is loadable with ``torch.load(path, weights_only=True)``: it holds only tensors, numbers,
+strings, lists and dicts.
+
+``last.pth`` (every epoch, atomically) — the training checkpoint, everything needed to resume:
+
+    model           bare (no ``module.``/``_orig_mod.`` prefix) model state_dict, reference key names
+    optimizer       optimizer.state_dict()
+    scheduler       lr_scheduler.state_dict()
+    scaler          GradScaler.state_dict() ({} without fp16)
+    epoch           number of completed epochs (the next epoch to run, 0-based)
+    best_ap         best validation AP so far (-1.0 before the first validation)
+    val_stats       the last validation's {metric name: value} ({} before the first one)
+    rng             {"python": [...], "numpy": {...}, "torch": ByteTensor, "cuda": [ByteTensor, ...]}
+    config          the resolved config as a yaml string (``CfgNode.dump()``)
+    keypoint_set    ``KeypointSet.to_dict()``: names, flip pairs, OKS sigmas, joint weights, skeleton
+    hrpose_version  ``hrpose.__version__``
+    git_commit      commit of the checkout that trained it ("unknown" outside git)
+
+``best.pth`` — the same layout without optimizer, scheduler, scaler and rng (written when the
+validation AP is strictly greater than every earlier one). Both are self-describing: a predictor or
+``tools/test.py`` rebuilds the config and keypoint set from the file alone.
+
+``final.pth`` — the plain state_dict of the bare model after the last epoch, loadable by the reference.
+"""
+
+import logging
+import os
+import pathlib
+import random
+import uuid
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+MODEL_ONLY_KEYS = ("model", "epoch", "best_ap", "val_stats", "config", "keypoint_set", "hrpose_version",
+                   "git_commit")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or lacks what the caller needs; the message names the file."""
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` to ``path`` atomically: a temp file in the same directory, fsync, then rename.
+
+    A crash at any moment leaves either the old file or the new one, never a truncated file, and no
+    temp file stays behind when writing fails (the error is re-raised).
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_name = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp_name, "xb") as f:  # same directory (so the rename is atomic), default permissions
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        tmp_name.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """``torch.load(path, weights_only=True)``; raises ``CheckpointError`` naming the file on failure."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle errors, truncated files, non-weights_only content
+        raise CheckpointError(f"cannot load checkpoint {path}: {err}") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path}: expected a dict, got {type(state).__name__}")
+    return state
+
+
+def model_only(state: dict) -> dict:
+    """The ``best.pth`` subset of a training checkpoint (no optimizer, scheduler, scaler, rng)."""
+    return {key: state[key] for key in MODEL_ONLY_KEYS if key in state}
+
+
+def strip_prefixes(state_dict: dict) -> dict:
+    """A new state_dict without the ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) key prefixes."""
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in ("module.", "_orig_mod."):
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        out[key] = value
+    return out
+
+
+def get_rng_state() -> dict:
+    """The python, numpy, torch (and CUDA) generator states, in ``weights_only``-safe form."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": _to_lists(random.getstate()),
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": torch.from_numpy(np.asarray(np_state["state"]["key"]).astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(rng: dict) -> None:
+    """Restore what ``get_rng_state`` returned (CUDA states only when the device count matches)."""
+    random.setstate(_to_tuples(rng["python"]))
+    np_rng = rng["numpy"]
+    np.random.set_state({
+        "bit_generator": np_rng["bit_generator"],
+        "state": {"key": np_rng["key"].numpy().astype(np.uint32), "pos": np_rng["pos"]},
+        "has_gauss": np_rng["has_gauss"],
+        "gauss": np_rng["gauss"],
+    })
+    torch.set_rng_state(rng["torch"].cpu())
+    cuda = rng.get("cuda", [])
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def _to_lists(value):
+    return [_to_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _to_tuples(value):
+    return tuple(_to_tuples(v) for v in value) if isinstance(value, (tuple, list)) else value

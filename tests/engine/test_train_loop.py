@@ -1,0 +1,141 @@
+"""train_one_epoch with a tiny in-test model and dataset: overfitting, the non-finite guards, logging."""
+
+import logging
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from hrpose.engine.train_loop import train_one_epoch
+from hrpose.losses import JointsLoss
+from hrpose.utils import checkpoint as ckpt
+
+K, H, W = 3, 8, 6  # heatmap size; images are 4x larger
+
+
+class TinyPoseData(Dataset):
+    """``length`` samples cycling through ``distinct`` fixed (image, gaussian heatmaps) pairs."""
+
+    def __init__(self, length: int, distinct: int = 4):
+        g = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (distinct, 3, 4 * H, 4 * W), dtype=torch.uint8, generator=g)
+        ys, xs = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
+        centers = torch.randint(1, 5, (distinct, K, 2), generator=g)
+        d2 = (xs - centers[..., 0, None, None]) ** 2 + (ys - centers[..., 1, None, None]) ** 2
+        self.heatmaps = torch.exp(-d2 / 2.0).float()
+        self.length = length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, i):
+        j = i % len(self.images)
+        return {"image": self.images[j], "heatmaps": self.heatmaps[j], "target_weight": torch.ones(K, 1),
+                "meta": {"index": i}}
+
+
+def tiny_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, K, 1))
+
+
+class NaNAt(nn.Module):
+    """Wraps a model and returns NaN heatmaps on call number ``at`` (0-based)."""
+
+    def __init__(self, model: nn.Module, at: int):
+        super().__init__()
+        self.model, self.at, self.calls = model, at, 0
+
+    def forward(self, x):
+        out = self.model(x)
+        self.calls += 1
+        return out * float("nan") if self.calls - 1 >= self.at else out
+
+
+def run(model, loader, optimizer, epoch=0, **kwargs):
+    return train_one_epoch(model, loader, JointsLoss(), optimizer, torch.device("cpu"), epoch, **kwargs)
+
+
+def test_tiny_model_overfits_one_batch():
+    model = tiny_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+    one_batch = DataLoader(TinyPoseData(4), batch_size=4)
+    first = run(model, one_batch, optimizer)["loss"]  # the loss before the first step
+    for epoch in range(1, 40):
+        last = run(model, one_batch, optimizer, epoch, print_freq=1000)["loss"]
+    assert last < first / 10, (first, last)
+
+
+def test_summary_and_log_line(caplog):
+    loader = DataLoader(TinyPoseData(12), batch_size=4)
+    model = tiny_model()
+    with caplog.at_level(logging.INFO, logger="hrpose.engine.train_loop"):
+        stats = run(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), epoch=2, print_freq=2)
+    assert stats["iters"] == 3 and stats["lr"] == 0.1 and stats["images_per_s"] > 0
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith("epoch 2 [2/3]")
+    assert "img/s" in lines[0] and "eta" in lines[0]
+
+
+def test_warmup_scales_the_lr_of_the_first_steps(caplog):
+    model = tiny_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TinyPoseData(8), batch_size=4)
+    with caplog.at_level(logging.INFO, logger="hrpose.engine.train_loop"):
+        stats = run(model, loader, optimizer, warmup_iters=4, print_freq=1)
+    assert stats["lr"] == pytest.approx(0.05)  # second of four warm-up steps
+    assert "lr 2.50e-02" in caplog.records[0].getMessage()
+    assert optimizer.param_groups[0]["lr"] == 0.1  # the scheduled LR is untouched
+
+
+def test_nan_guard_names_epoch_and_iteration_and_keeps_checkpoint(tmp_path):
+    model = NaNAt(tiny_model(), at=3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TinyPoseData(24), batch_size=4)
+    last = tmp_path / "last.pth"
+    ckpt.save_checkpoint(last, {"model": model.model.state_dict(), "epoch": 5})
+    before = last.read_bytes()
+    with pytest.raises(FloatingPointError, match=r"epoch 5, iteration 3 of 6"):
+        run(model, loader, optimizer, epoch=5)
+    assert last.read_bytes() == before
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no step was taken with NaN
+
+
+def test_fp16_scaler_skips_then_stops_after_repeated_skips():
+    model = NaNAt(tiny_model(), at=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TinyPoseData(40), batch_size=4)
+    scaler = torch.amp.GradScaler("cpu")
+    with pytest.raises(FloatingPointError, match=r"3 consecutive steps skipped .*epoch 0, iteration 3"):
+        run(model, loader, optimizer, scaler=scaler, max_nonfinite_steps=3)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class RecordingWriter:
+    def __init__(self):
+        self.images, self.scalars = {}, []
+
+    def add_image(self, tag, image, step, dataformats):
+        self.images[tag] = (image.shape, step, dataformats)
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, step))
+
+
+def test_debug_images_and_scalars_go_to_the_writer():
+    from hrpose.utils.tensorboard import DebugImages
+
+    model = tiny_model()
+    writer = RecordingWriter()
+    debug = DebugImages(interval=2, skeleton=((0, 1), (1, 2)))
+    loader = DataLoader(TinyPoseData(12), batch_size=4)
+    run(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), epoch=1, print_freq=3, writer=writer,
+        debug_images=debug)
+    assert set(writer.images) == {f"debug/{name}" for name in ("batch_gt", "batch_pred", "heatmaps_gt",
+                                                                "heatmaps_pred")}
+    assert writer.images["debug/heatmaps_gt"][0] == (4 * 4 * H, (K + 1) * 4 * W, 3)
+    assert writer.images["debug/batch_gt"][1] == 4  # global iterations 4 (and 6 is past the epoch)
+    assert ("train/loss", 5) in writer.scalars and ("train/images_per_s", 5) in writer.scalars

@@ -1,0 +1,84 @@
+"""Atomic checkpoint writes and the weights_only round trip of a full training checkpoint."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hrpose.config import load_cfg
+from hrpose.datasets.keypoints import COCO_KEYPOINTS
+from hrpose.utils import checkpoint as ckpt
+
+
+def training_state(model, optimizer, scheduler):
+    return {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "scaler": torch.amp.GradScaler("cpu").state_dict(), "epoch": 3, "best_ap": 0.5,
+        "val_stats": {"AP": 0.5, "AP .5": 0.9}, "rng": ckpt.get_rng_state(), "config": load_cfg(None).dump(),
+        "keypoint_set": COCO_KEYPOINTS.to_dict(), "hrpose_version": "0.1.0", "git_commit": "abc",
+    }
+
+
+def make_training(lr=1e-3):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [1, 2])
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    return model, optimizer, scheduler
+
+
+def test_full_training_checkpoint_round_trip(tmp_path):
+    model, optimizer, scheduler = make_training()
+    path = tmp_path / "last.pth"
+    ckpt.save_checkpoint(path, training_state(model, optimizer, scheduler))
+    state = ckpt.load_checkpoint(path)  # weights_only=True inside
+    model2, optimizer2, scheduler2 = make_training(lr=0.5)
+    model2.load_state_dict(state["model"])
+    optimizer2.load_state_dict(state["optimizer"])
+    scheduler2.load_state_dict(state["scheduler"])
+    for a, b in zip(model.state_dict().values(), model2.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert optimizer2.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+    assert state["epoch"] == 3 and state["val_stats"]["AP .5"] == 0.9
+    assert load_cfg(None).dump() == state["config"]
+    assert state["keypoint_set"]["names"] == list(COCO_KEYPOINTS.names)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pth"]
+
+
+def test_rng_state_round_trip(tmp_path):
+    ckpt.save_checkpoint(tmp_path / "rng.pth", {"rng": ckpt.get_rng_state()})
+    expected = random.random(), np.random.rand(), torch.rand(1)
+    ckpt.set_rng_state(ckpt.load_checkpoint(tmp_path / "rng.pth")["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1)) == expected
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("boom while writing")
+
+
+def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "last.pth"
+    ckpt.save_checkpoint(path, {"epoch": 1})
+    with pytest.raises(RuntimeError, match="boom"):
+        ckpt.save_checkpoint(path, {"epoch": 2, "bad": Unpicklable()})
+    assert ckpt.load_checkpoint(path) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pth"]
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(ckpt.CheckpointError, match="missing.pth"):
+        ckpt.load_checkpoint(tmp_path / "missing.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ckpt.CheckpointError, match="junk.pth"):
+        ckpt.load_checkpoint(tmp_path / "junk.pth")
+
+
+def test_strip_prefixes_and_model_only():
+    assert list(ckpt.strip_prefixes({"module._orig_mod.a.weight": 1, "b": 2})) == ["a.weight", "b"]
+    state = {"model": {}, "optimizer": {}, "epoch": 1, "rng": {}, "config": ""}
+    assert set(ckpt.model_only(state)) == {"model", "epoch", "config"}
