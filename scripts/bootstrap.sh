@@ -4,7 +4,7 @@
 #
 # If the system Python already has PyTorch, the venv reuses it (--system-site-packages) instead of
 # downloading another multi-GB build; otherwise pip installs torch from PyPI. Override the
-# interpreter with PYTHON=/path/to/python3.10+ .
+# interpreter with PYTHON=/path/to/python3.10+ ; HRPOSE_ISOLATED_VENV=1 never reuses system packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10), "hrpose needs Python >= 3.10, found " + sys.version' 
 
 if [ ! -x .venv/bin/python ]; then
-    if "$PYTHON" -c 'import torch' 2>/dev/null; then
+    if [ "${HRPOSE_ISOLATED_VENV:-0}" != 1 ] && "$PYTHON" -c 'import torch' 2>/dev/null; then
         echo "[bootstrap] creating .venv (reusing the system PyTorch $("$PYTHON" -c 'import torch; print(torch.__version__)'))"
         "$PYTHON" -m venv --system-site-packages .venv
     else
