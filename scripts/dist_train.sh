@@ -2,7 +2,7 @@
 # Train on one node with NGPUS processes (DDP; NCCL on GPUs, gloo on CPU) through torchrun.
 #
 # Usage: scripts/dist_train.sh CFG NGPUS [--device cpu|cuda] [KEY VALUE ...]
-#   e.g. scripts/dist_train.sh experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml 4
+#   e.g. scripts/dist_train.sh experiments/coco/hrnet/w32_256x192.yaml 4
 #
 # TRAIN.BATCH_SIZE_PER_GPU is per process: the global batch is NGPUS times it (see the README's LR
 # scaling rule). Environment:

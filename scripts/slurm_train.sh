@@ -3,7 +3,7 @@
 # through the c10d rendezvous on the first node of the allocation.
 #
 # Usage: [NODES=2] [GPUS_PER_NODE=8] scripts/slurm_train.sh PARTITION JOB CFG [--device cuda] [KEY VALUE ...]
-#   e.g. NODES=2 scripts/slurm_train.sh gpu hrnet_w32 experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml
+#   e.g. NODES=2 scripts/slurm_train.sh gpu hrnet_w32 experiments/coco/hrnet/w32_256x192.yaml
 #
 # Environment:
 #   NODES          nodes to allocate (default 1)
