@@ -70,7 +70,25 @@ def window_mask(ul: np.ndarray, br: np.ndarray, length: int) -> tuple[np.ndarray
     return inside, grid[None, :] - ul[:, None]
 
 
-class MSRAHeatmap:
+class CodecBase:
+    """What both codecs share: sizes, ``repr`` and the image -> crop matrix of their convention."""
+
+    udp: bool
+    input_size: tuple[int, int]
+    heatmap_size: tuple[int, int]
+    sigma: float
+
+    def __repr__(self) -> str:
+        sizes = f"input_size={self.input_size}, heatmap_size={self.heatmap_size}"
+        return f"{type(self).__name__}({sizes}, sigma={self.sigma})"
+
+    def image_affine(self, center, scale, rotation: float, flip_width: int | None = None) -> np.ndarray:
+        """Image -> crop matrix float64 [2, 3] at ``input_size`` (the codec's convention, flip folded in)."""
+        return T.get_affine_matrix(center, scale, rotation, self.input_size, udp=self.udp,
+                                   flip_width=flip_width)
+
+
+class MSRAHeatmap(CodecBase):
     """Reference (MSRA / HRNet) Gaussian heatmap codec. ``udp = False``.
 
     Args:
@@ -86,14 +104,6 @@ class MSRAHeatmap:
         self.stride = np.asarray(self.input_size, np.float64) / np.asarray(self.heatmap_size, np.float64)
         self._patch = reference_gaussian_patch(self.sigma)
         self._windows = self._patch_windows()
-
-    def __repr__(self) -> str:
-        sizes = f"input_size={self.input_size}, heatmap_size={self.heatmap_size}"
-        return f"{type(self).__name__}({sizes}, sigma={self.sigma})"
-
-    def image_affine(self, center, scale, rotation: float, flip_width: int | None = None) -> np.ndarray:
-        """Image -> crop matrix float64 [2, 3] at ``input_size`` (reference convention, flip folded in)."""
-        return T.get_affine_matrix(center, scale, rotation, self.input_size, udp=False, flip_width=flip_width)
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reference targets for one person.

@@ -16,11 +16,11 @@ refines with DARK-UDP, as mmpose's UDP codec does.
 import numpy as np
 
 from hrpose.codecs import refine
-from hrpose.codecs.msra import check_sizes, outside, target_weights, window_bounds, window_mask
+from hrpose.codecs.msra import CodecBase, check_sizes, outside, target_weights, window_bounds, window_mask
 from hrpose.datasets import transforms as T
 
 
-class UDPHeatmap:
+class UDPHeatmap(CodecBase):
     """Unbiased (UDP) Gaussian heatmap codec. ``udp = True``.
 
     Args:
@@ -36,14 +36,6 @@ class UDPHeatmap:
         # crop px -> heatmap px factor per axis (x, y)
         hm, inp = np.asarray(self.heatmap_size, np.float64), np.asarray(self.input_size, np.float64)
         self.factor = (hm - 1) / (inp - 1)
-
-    def __repr__(self) -> str:
-        sizes = f"input_size={self.input_size}, heatmap_size={self.heatmap_size}"
-        return f"{type(self).__name__}({sizes}, sigma={self.sigma})"
-
-    def image_affine(self, center, scale, rotation: float, flip_width: int | None = None) -> np.ndarray:
-        """Image -> crop matrix float64 [2, 3] at ``input_size`` (UDP convention, flip folded in)."""
-        return T.get_affine_matrix(center, scale, rotation, self.input_size, udp=True, flip_width=flip_width)
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """UDP targets for one person.
