@@ -1,4 +1,4 @@
-"""Benchmarks: ``python tools/benchmark.py {model,data,train,eval} ...``.
+"""Benchmarks: ``python tools/benchmark.py {model,data,train,eval,numerics} ...``.
 
 Each subcommand prints one JSON line (configuration, device, throughput, memory) and a readable summary.
 Speed-ups are reported as ratios against a baseline measured in the same run.
@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "data": "data pipeline samples/s, hrpose vs a reference-style baseline, with N workers",
     "train": "end-to-end training images/s with the real loader, data-wait fraction",
     "eval": "post-processing time for N boxes (decode, inverse affine, rescoring, NMS, json)",
+    "numerics": "heatmap / keypoint differences of bf16, BN folding, channels_last, compile vs fp32",
 }
 
 

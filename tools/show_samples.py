@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from hrpose.config.cli import add_config_arguments, cfg_from_args
-from hrpose.datasets import build_dataset
+from hrpose.datasets import build_dataset, build_target_renderer
 from hrpose.datasets.topdown import crop_keypoints
 from hrpose.utils import vis
 
@@ -50,12 +50,16 @@ def main() -> None:
     cfg = cfg_from_args(args)
     dataset = build_dataset(cfg, is_train=args.train)
     dataset.set_epoch(args.epoch)
+    renderer = build_target_renderer(cfg, dataset)  # TRAIN.TARGETS_ON_DEVICE items carry keypoints
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ks = dataset.keypoint_set
     crops = []
     for i in range(args.start, min(args.start + args.num, len(dataset))):
         item = dataset[i]
+        if renderer is not None:
+            heatmaps, weights = renderer(item["keypoints"][None], item["target_weight"][None])
+            item = {**item, "heatmaps": heatmaps[0], "target_weight": weights[0]}
         crop = vis.tensor_to_image(item["image"], rgb=cfg.DATASET.COLOR_RGB)
         drawn = vis.draw_keypoints(crop, crop_keypoints_of(dataset, item), ks.skeleton, kpt_thr=0.5,
                                    radius=2, thickness=1)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hrpose.codecs import build_codec
-from hrpose.datasets import build_dataset
+from hrpose.datasets import DatasetConfigError, build_dataset, build_target_renderer
 from hrpose.datasets import transforms as T
 from hrpose.datasets.topdown import crop_keypoints, read_image
 
@@ -131,3 +131,32 @@ def test_records_are_not_modified_by_getitem(train_set):
         np.testing.assert_array_equal(rec.center, c)
         np.testing.assert_array_equal(rec.scale, s)
         np.testing.assert_array_equal(rec.keypoints, k)
+
+
+def test_targets_on_device_items_render_to_the_cpu_targets(sample_data_root, make_cfg):
+    """TRAIN.TARGETS_ON_DEVICE: keypoints instead of maps; the rendered batch equals the encoded one."""
+    opts = (*TRAIN_AUG, "LOSS.USE_DIFFERENT_JOINTS_WEIGHT", "True")
+    cpu = build_dataset(make_cfg(sample_data_root, *opts), is_train=True)
+    cfg = make_cfg(sample_data_root, *opts, "TRAIN.TARGETS_ON_DEVICE", "True")
+    dev = build_dataset(cfg, is_train=True)
+    assert build_target_renderer(cfg, cpu) is None
+    assert not build_dataset(cfg, is_train=False).targets_on_device
+    for ds in (cpu, dev):
+        ds.set_epoch(3)
+    item = dev[0]
+    assert "heatmaps" not in item and item["keypoints"].dtype == torch.float32
+    assert item["keypoints"].shape == (17, 2) and item["target_weight"].shape == (17, 1)
+    indices = range(len(cpu))
+    expected = torch.utils.data.default_collate([cpu[i] for i in indices])
+    batch = torch.utils.data.default_collate([dev[i] for i in indices])
+    heatmaps, weights = build_target_renderer(cfg, dev)(batch["keypoints"], batch["target_weight"])
+    assert torch.equal(heatmaps, expected["heatmaps"]) and torch.equal(weights, expected["target_weight"])
+    assert torch.equal(batch["image"], expected["image"])
+    assert (weights == 0).any() and (weights > 0).any()
+
+
+def test_targets_on_device_is_msra_only(sample_data_root, make_cfg):
+    cfg = make_cfg(sample_data_root, "TRAIN.TARGETS_ON_DEVICE", "True", "MODEL.CODEC", "udp")
+    with pytest.raises(DatasetConfigError, match="TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only"):
+        build_dataset(cfg, is_train=True)
+    assert "heatmaps" in build_dataset(cfg, is_train=False)[0]  # evaluation is unaffected

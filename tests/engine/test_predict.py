@@ -124,3 +124,33 @@ def test_evaluate_model_oracle_writes_results_and_needs_gt_boxes(sample_data_roo
     with pytest.raises(ValueError, match="TEST.USE_GT_BBOX True"):
         evaluate_model(None, load_cfg(None, opts + ["TEST.USE_GT_BBOX", "False"]), torch.device("cpu"),
                        tmp_path, oracle=True)
+
+
+class CountingCodec(MSRAHeatmap):
+    """MSRAHeatmap that counts its (numpy) decode calls."""
+
+    calls = 0
+
+    def decode(self, *args, **kwargs):
+        type(self).calls += 1
+        return super().decode(*args, **kwargs)
+
+
+@pytest.mark.parametrize("post_process", [True, False])
+def test_standard_decoding_on_the_device_equals_the_numpy_codec(post_process):
+    codec = CountingCodec((96, 128), (24, 32), 2)
+    CountingCodec.calls = 0
+    rng = np.random.default_rng(4)
+    maps = np.round(rng.uniform(-0.1, 1, (6, K, 32, 24)), 1).astype(np.float32)  # ties
+    maps[0, :2] = 0.0  # empty maps decode to 0
+    decode = predict_module.decode_heatmaps
+    coords, scores = decode(codec, torch.from_numpy(maps), "standard", post_process, on_device=True)
+    assert CountingCodec.calls == 0  # the torch path, not the numpy codec
+    expected = MSRAHeatmap.decode(codec, maps, "standard", post_process)
+    assert coords.dtype == np.float64 and scores.dtype == np.float32
+    np.testing.assert_array_equal(coords, expected[0])
+    np.testing.assert_array_equal(scores, expected[1])
+    decode(codec, torch.from_numpy(maps), "dark", post_process, on_device=True)
+    assert CountingCodec.calls == 1  # DARK stays on the host
+    decode(codec, torch.from_numpy(maps), "standard", post_process)
+    assert CountingCodec.calls == 2  # CPU heatmaps: numpy (faster there, nothing to transfer)

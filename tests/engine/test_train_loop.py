@@ -2,6 +2,7 @@
 
 import logging
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -10,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from hrpose.engine.train_loop import train_one_epoch
 from hrpose.losses import JointsLoss
 from hrpose.utils import checkpoint as ckpt
+from hrpose.utils.tensorboard import DebugImages
 
 K, H, W = 3, 8, 6  # heatmap size; images are 4x larger
 
@@ -126,8 +128,6 @@ class RecordingWriter:
 
 
 def test_debug_images_and_scalars_go_to_the_writer():
-    from hrpose.utils.tensorboard import DebugImages
-
     model = tiny_model()
     writer = RecordingWriter()
     debug = DebugImages(interval=2, skeleton=((0, 1), (1, 2)))
@@ -139,3 +139,47 @@ def test_debug_images_and_scalars_go_to_the_writer():
     assert writer.images["debug/heatmaps_gt"][0] == (4 * 4 * H, (K + 1) * 4 * W, 3)
     assert writer.images["debug/batch_gt"][1] == 4  # global iterations 4 (and 6 is past the epoch)
     assert ("train/loss", 5) in writer.scalars and ("train/images_per_s", 5) in writer.scalars
+
+
+class KeypointData(Dataset):
+    """Fixed crops and random keypoints; items carry the encoded maps, or (``on_device``) the keypoints."""
+
+    def __init__(self, codec, on_device: bool, length: int = 8):
+        rng = np.random.default_rng(0)
+        self.images = torch.from_numpy(rng.integers(0, 256, (length, 3, 4 * H, 4 * W), dtype=np.uint8))
+        self.points = rng.uniform(-4, [4 * W + 4, 4 * H + 4], size=(length, K, 2))
+        self.visible = rng.integers(0, 3, size=(length, K))
+        self.codec, self.on_device = codec, on_device
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        if self.on_device:
+            keypoints, weights = self.codec.heatmap_keypoints(self.points[i], self.visible[i])
+            targets = {"keypoints": torch.from_numpy(keypoints)}
+        else:
+            heatmaps, weights = self.codec.encode(self.points[i], self.visible[i])
+            targets = {"heatmaps": torch.from_numpy(heatmaps)}
+        return {"image": self.images[i], **targets, "target_weight": torch.from_numpy(weights[:, None]),
+                "meta": {"index": i}}
+
+
+def test_targets_rendered_on_the_device_train_identically():
+    from hrpose.codecs import MSRAHeatmap
+    from hrpose.codecs.msra_torch import MSRATargetRenderer
+
+    codec = MSRAHeatmap((4 * W, 4 * H), (W, H), 1)
+    results = []
+    for on_device in (False, True):
+        model = tiny_model()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        loader = DataLoader(KeypointData(codec, on_device), batch_size=4)
+        renderer = MSRATargetRenderer.from_codec(codec) if on_device else None
+        writer = RecordingWriter()
+        stats = run(model, loader, optimizer, target_renderer=renderer, writer=writer,
+                    debug_images=DebugImages(interval=1))
+        results.append((stats["loss"], [p.detach().clone() for p in model.parameters()]))
+        assert "debug/heatmaps_gt" in writer.images
+    assert results[0][0] == results[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))

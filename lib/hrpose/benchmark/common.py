@@ -40,10 +40,15 @@ def device_facts(device: torch.device) -> dict:
 
 
 def git_commit() -> str:
+    """Short HEAD commit, with ``+dirty`` when tracked files differ from it (the figures then belong to
+    uncommitted code); ``unknown`` outside a git checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=False)
-        return out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+        commit = out.stdout.strip()
+        return (commit + ("+dirty" if dirty.stdout.strip() else "")) if commit else "unknown"
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
 

@@ -6,8 +6,12 @@ experiments/coco/hrnet/w32_256x192.yaml). The baseline is written the way the re
 image (``img[:, ::-1].copy()``), ``cv2.warpAffine``, one keypoint at a time, the per-joint target loop
 (``target_baseline.py``), then float ToTensor/Normalize on the CPU. hrpose: one decode (or the cache),
 one affine with the flip folded in, RGB on the small crop, vectorised targets, uint8 out (normalisation
-runs model-side, on the device). Per core: num_workers 0 and one torch / OpenCV thread; ``--workers N``
-also measures both through a real DataLoader with N worker processes.
+runs model-side, on the device). ``hrpose_targets_on_device`` is hrpose with ``TRAIN.TARGETS_ON_DEVICE``:
+the item carries K keypoints instead of the K heatmaps, which the training loop renders on the device
+(``render_samples_per_s`` times that renderer on this CPU, for scale). Per core: num_workers 0 and one
+torch / OpenCV thread; ``--workers N`` also measures them through a real DataLoader with N worker
+processes. ``bytes_per_sample``: tensor bytes per sample of a collated batch, i.e. what the loader moves
+from a worker to the training process (meta included).
 """
 
 import argparse
@@ -20,12 +24,12 @@ import time
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from hrpose.benchmark.common import device_facts, report, time_calls
 from hrpose.benchmark.target_baseline import generate_target_baseline
 from hrpose.config import load_cfg
-from hrpose.datasets import build_dataset
+from hrpose.datasets import build_dataset, build_target_renderer
 from hrpose.datasets import transforms as T
 from hrpose.datasets.loader import seed_worker
 
@@ -114,12 +118,40 @@ def _loader_rate(dataset, workers: int, batch: int, samples: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _dataset(args, cache: bool):
+def _bytes(value) -> int:
+    """Tensor / array bytes in a (nested) batch."""
+    if isinstance(value, dict):
+        return sum(_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_bytes(v) for v in value)
+    return value.nbytes if isinstance(value, (torch.Tensor, np.ndarray)) else 0
+
+
+def _bytes_per_sample(dataset, batch: int) -> int:
+    """Bytes per sample of a collated batch of ``batch`` items (what a worker hands over)."""
+    items = [dataset[i % len(dataset)] for i in range(batch)]
+    return round(_bytes(default_collate(items)) / batch)
+
+
+def _render_rate(cfg, dataset, batch: int, iters: int = 20) -> float:
+    """Samples/s of ``MSRATargetRenderer`` on this CPU for batches of ``batch`` (one thread)."""
+    renderer = build_target_renderer(cfg, dataset)
+    items = default_collate([dataset[i % len(dataset)] for i in range(batch)])
+    times = time_calls(lambda: renderer(items["keypoints"], items["target_weight"]), torch.device("cpu"),
+                       2, iters)
+    return batch * len(times) / sum(times)
+
+
+def _cfg(args, cache: bool, on_device: bool = False):
     image_set = args.set or ("train2017" if os.path.isfile(
         os.path.join(args.root, "annotations", "person_keypoints_train2017.json")) else "val2017")
     opts = ["DATASET.ROOT", args.root, "DATASET.TRAIN_SET", image_set, "DATASET.CACHE_IMAGES", str(cache),
-            "WORKERS", "0"] + list(args.opts or [])
-    return build_dataset(load_cfg(args.cfg if os.path.isfile(args.cfg) else None, opts), is_train=True)
+            "WORKERS", "0", "TRAIN.TARGETS_ON_DEVICE", str(on_device)] + list(args.opts or [])
+    return load_cfg(args.cfg if os.path.isfile(args.cfg) else None, opts)
+
+
+def _dataset(args, cache: bool, on_device: bool = False):
+    return build_dataset(_cfg(args, cache, on_device), is_train=True)
 
 
 def _ensure_root(args) -> None:
@@ -131,42 +163,54 @@ def _ensure_root(args) -> None:
         make_sample_dataset(args.root)
 
 
+def _per_core_rates(pipelines: dict, samples: int, warmup: int) -> dict[str, float]:
+    """Samples/s per core of each pipeline's ``__getitem__`` (num_workers 0)."""
+    num = len(pipelines["hrpose"])
+    rates = {name: _per_core_rate(ds.__getitem__, num, samples, warmup) for name, ds in pipelines.items()}
+    plain = pipelines["hrpose"]
+    rates["hrpose_plus_cpu_normalize"] = _per_core_rate(lambda i: _normalize_cpu(plain[i]), num, samples,
+                                                        warmup)
+    return rates
+
+
 def run(args: argparse.Namespace) -> None:
     _ensure_root(args)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     plain, cached = _dataset(args, cache=False), _dataset(args, cache=True)
-    baseline = BaselineDataset(plain)
-    n, num = args.samples, len(plain)
+    on_device_cfg = _cfg(args, cache=False, on_device=True)
+    pipelines = {"baseline": BaselineDataset(plain), "hrpose": plain, "hrpose_cached": cached,
+                 "hrpose_targets_on_device": build_dataset(on_device_cfg, is_train=True)}
     for i in range(len(cached)):  # fill the cache once (each image decoded once per process)
         cached.load_image(cached.records[i].image_path)
-    rates = {
-        "baseline": _per_core_rate(baseline.__getitem__, num, n, args.warmup),
-        "hrpose": _per_core_rate(plain.__getitem__, num, n, args.warmup),
-        "hrpose_cached": _per_core_rate(cached.__getitem__, num, n, args.warmup),
-        "hrpose_plus_cpu_normalize": _per_core_rate(lambda i: _normalize_cpu(plain[i]), num, n,
-                                                    args.warmup),
-    }
+    n = args.samples
+    rates = _per_core_rates(pipelines, n, args.warmup)
     result = {
-        "benchmark": "data", "root": args.root, "image_set": plain.image_set, "records": len(plain),
+        "bench": "data", "root": args.root, "image_set": plain.image_set, "records": len(plain),
         "input_size": list(plain.codec.input_size), "samples": n,
         "samples_per_s_per_core": {k: round(v, 1) for k, v in rates.items()},
         "speedup": round(rates["hrpose"] / rates["baseline"], 2),
         "speedup_cached": round(rates["hrpose_cached"] / rates["baseline"], 2),
+        "speedup_targets_on_device": round(rates["hrpose_targets_on_device"] / rates["baseline"], 2),
+        "bytes_per_sample": {name: _bytes_per_sample(ds, args.batch) for name, ds in pipelines.items()
+                             if name != "hrpose_cached"},
+        "render_samples_per_s": round(_render_rate(on_device_cfg, pipelines["hrpose_targets_on_device"],
+                                                   args.batch), 1),
         "cache_mib": round(cached._cache.used / 2**20, 1), **device_facts(torch.device("cpu")),
     }
+    sizes = result["bytes_per_sample"]
     summary = (f"data pipeline, {plain.codec.input_size[0]}x{plain.codec.input_size[1]}, {n} samples of "
                f"{plain.image_set}: baseline {rates['baseline']:.1f}/s/core, "
                f"hrpose {rates['hrpose']:.1f}/s/core (x{result['speedup']}), "
-               f"cached {rates['hrpose_cached']:.1f}/s/core (x{result['speedup_cached']})")
+               f"cached {rates['hrpose_cached']:.1f}/s/core (x{result['speedup_cached']}), "
+               f"targets on device {rates['hrpose_targets_on_device']:.1f}/s/core "
+               f"(x{result['speedup_targets_on_device']}, {sizes['hrpose_targets_on_device']} instead of "
+               f"{sizes['hrpose']} bytes/sample)")
     if args.workers > 0:
-        loader_rates = {"baseline": _loader_rate(baseline, args.workers, args.batch, n),
-                        "hrpose": _loader_rate(plain, args.workers, args.batch, n),
-                        "hrpose_cached": _loader_rate(cached, args.workers, args.batch, n)}
+        loader_rates = {name: _loader_rate(ds, args.workers, args.batch, n) for name, ds in pipelines.items()}
         result["workers"] = args.workers
         result["loader_samples_per_s"] = {k: round(v, 1) for k, v in loader_rates.items()}
         result["loader_speedup"] = round(loader_rates["hrpose"] / loader_rates["baseline"], 2)
-        summary += (f"; {args.workers} workers: baseline {loader_rates['baseline']:.1f}/s, hrpose "
-                    f"{loader_rates['hrpose']:.1f}/s (x{result['loader_speedup']}), cached "
-                    f"{loader_rates['hrpose_cached']:.1f}/s")
+        summary += f"; {args.workers} workers: " + ", ".join(
+            f"{name} {rate:.1f}/s" for name, rate in loader_rates.items())
     report(result, summary)

@@ -2,8 +2,12 @@
 
 Post-processing = heatmap decoding (argmax + quarter offset), inverse affine to image pixels,
 rescoring, OKS-NMS per image and the results json; COCOeval itself is not timed (it is the same
-pycocotools call in both). The default size is COCO val2017 with the 56.4-AP detector: 104,125 boxes
-over 5,000 images, 17 keypoints, 64x48 heatmaps.
+pycocotools call in both). hrpose decodes as ``predict`` does with ``TEST.DECODE standard``
+(``engine.predict.decode_heatmaps`` on heatmaps that lie on ``--device``; moving each chunk there is
+not timed, since a network leaves its heatmaps on the device): numpy on the CPU, torch on a GPU. The
+other of the two decodings is timed too, checked equal, and reported as ``alt_decode`` (not counted).
+The default size is COCO val2017 with the 56.4-AP detector: 104,125 boxes over 5,000 images, 17
+keypoints, 64x48 heatmaps.
 
 Synthetic scene: each image holds a few persons and each person several jittered detections (so
 OKS-NMS has real duplicates to remove), plus lone detections; every box's heatmaps hold one Gaussian
@@ -20,11 +24,13 @@ import tempfile
 import time
 
 import numpy as np
+import torch
 
 from hrpose.benchmark import eval_baseline as ref
-from hrpose.benchmark.common import device_facts, report
+from hrpose.benchmark.common import device_facts, report, synchronize
 from hrpose.codecs import MSRAHeatmap
 from hrpose.datasets.keypoints import COCO_KEYPOINTS
+from hrpose.engine.predict import decode_heatmaps
 from hrpose.evaluation import nms_per_image, rescore, results_arrays, write_results_json
 
 COCO_SIGMAS = np.array(COCO_KEYPOINTS.sigmas)
@@ -43,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--oks_thre", type=float, default=0.9)
     parser.add_argument("--no_baseline", "--no-baseline", action="store_true", help="time hrpose only")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where hrpose decodes: cpu | cuda | cuda:N")
 
 
 def make_scene(num_boxes: int, num_images: int, num_keypoints: int, heatmap_size, rng) -> dict:
@@ -99,18 +106,25 @@ class Stopwatch:
         return out
 
 
-def decode_all(scene: dict, codec: MSRAHeatmap, chunk: int, baseline: bool):
+def decode_all(scene: dict, codec: MSRAHeatmap, chunk: int, baseline: bool, device):
     """Decode every chunk with hrpose (and the baseline): keypoints [N,K,3] of each, their stopwatches,
-    and the seconds of a bare argmax pass (``decode(post_process=False)``, not counted: the memory-bound
-    floor both pipelines share)."""
+    and an extra stopwatch (not counted in hrpose's total): ``argmax``, a bare numpy argmax pass
+    (``decode(post_process=False)``, the memory-bound floor of the host path), and ``alt_decode``, the
+    decoding that ``predict`` does not pick on this device (torch on the CPU, numpy on a GPU)."""
     n, k = scene["amplitudes"].shape
     ours, theirs = np.zeros((n, k, 3), np.float32), np.zeros((n, k, 3), np.float32)
-    fast, slow, floor = Stopwatch(), Stopwatch(), Stopwatch()
+    fast, slow, extra = Stopwatch(), Stopwatch(), Stopwatch()
+    alt_on_device = device.type == "cpu"
     for lo in range(0, n, chunk):
         sl = slice(lo, min(lo + chunk, n))
         maps = heatmap_chunk(scene["peaks"][sl], scene["amplitudes"][sl], codec.heatmap_size)
-        floor.time("argmax", codec.decode, maps, "standard", False)  # not counted: the shared floor
-        coords, scores = fast.time("decode", codec.decode, maps, "standard", True)
+        extra.time("argmax", codec.decode, maps, "standard", False)
+        on_device = torch.from_numpy(maps).to(device)
+        synchronize(device)
+        coords, scores = fast.time("decode", decode_heatmaps, codec, on_device, "standard", True)
+        alt = extra.time("alt_decode", decode_heatmaps, codec, on_device, "standard", True, alt_on_device)
+        if not (np.array_equal(coords, alt[0]) and np.array_equal(scores, alt[1])):
+            raise AssertionError("torch and numpy decoding differ")  # exact by construction
         ours[sl, :, :2] = fast.time("to_image", codec.heatmap_to_image, coords, scene["centers"][sl],
                                     scene["scales"][sl])
         ours[sl, :, 2] = scores
@@ -119,7 +133,7 @@ def decode_all(scene: dict, codec: MSRAHeatmap, chunk: int, baseline: bool):
             preds = slow.time("offset+to_image", ref.offset_and_transform, maps, coords, scene["centers"][sl],
                               scene["scales"][sl])
             theirs[sl, :, :2], theirs[sl, :, 2] = preds, maxvals[..., 0]
-    return ours, theirs, fast, slow, floor.seconds.get("argmax", 0.0)
+    return ours, theirs, fast, slow, extra
 
 
 def hrpose_tail(scene, keypoints, args, out_json, watch: Stopwatch) -> np.ndarray:
@@ -142,14 +156,15 @@ def baseline_tail(scene, keypoints, args, out_json, watch: Stopwatch) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
-    import torch
+    from hrpose.utils.dist import select_device
 
+    device = select_device(args.device)
     rng = np.random.default_rng(args.seed)
     w, h = args.input_size
     codec = MSRAHeatmap((w, h), (w // 4, h // 4), 2)
     scene = make_scene(args.boxes, args.images, args.keypoints, codec.heatmap_size, rng)
     baseline = not args.no_baseline
-    ours, theirs, fast, slow, argmax_s = decode_all(scene, codec, args.chunk, baseline)
+    ours, theirs, fast, slow, extra = decode_all(scene, codec, args.chunk, baseline, device)
     with tempfile.TemporaryDirectory() as tmp:
         keep = hrpose_tail(scene, ours, args, pathlib.Path(tmp) / "ours.json", fast)
         kept_baseline = (baseline_tail(scene, theirs, args, pathlib.Path(tmp) / "ref.json", slow)
@@ -158,8 +173,11 @@ def run(args: argparse.Namespace) -> None:
               "heatmap": list(codec.heatmap_size), "kept": int(keep.size),
               "hrpose_s": round(sum(fast.seconds.values()), 3),
               "hrpose_stages_s": {k: round(v, 3) for k, v in fast.seconds.items()},
-              "argmax_only_s": round(argmax_s, 3),  # untimed extra pass: decode without refinement
-              **device_facts(torch.device("cpu"))}
+              "decode_path": "numpy" if device.type == "cpu" else f"torch ({device})",
+              "alt_decode": {"path": f"torch ({device})" if device.type == "cpu" else "numpy",
+                             "s": round(extra.seconds["alt_decode"], 3)},
+              "argmax_only_s": round(extra.seconds["argmax"], 3),  # numpy decode without refinement
+              **device_facts(device)}
     summary = (f"eval post-processing, {args.boxes} boxes / {args.images} images: "
                f"hrpose {result['hrpose_s']} s")
     if baseline:

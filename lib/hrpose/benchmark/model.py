@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = load_cfg(args.cfg, args.opts or [])
+    # no ImageNet weights needed to time the network (the yamls name a file most machines lack)
+    cfg = load_cfg(args.cfg, ["MODEL.PRETRAINED", ""] + list(args.opts or []))
     device = select_device(args.device)
     torch.backends.cudnn.benchmark = True
     common = dict(cfg=cfg, device=device, batch=args.batch, infer=args.infer, warmup=args.warmup,

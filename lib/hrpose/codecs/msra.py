@@ -127,6 +127,28 @@ class MSRAHeatmap(CodecBase):
         heatmaps = self._paste(ul, br, weights > 0.5)
         return heatmaps, weights.astype(np.float32)
 
+    def heatmap_keypoints(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What ``MSRATargetRenderer`` renders ``encode``'s maps from (``TRAIN.TARGETS_ON_DEVICE``).
+
+        Args:
+            keypoints: [K, 2] crop pixels (extra columns are ignored). visible: [K].
+        Returns:
+            float32 [K, 2] heatmap px ``crop / stride`` (0 for non-finite points) and float32 [K]
+            ``clip(v, 0, 1)`` (0 for non-finite points; the window rule is the renderer's). Where the
+            float32 rounding would move ``int(x + 0.5)`` off the float64 centre that ``encode`` uses,
+            the value is moved back by one float32 ulp, so the rendered maps equal ``encode``'s.
+        """
+        pts = np.asarray(keypoints, dtype=np.float64).reshape(-1, np.shape(keypoints)[-1])[:, :2]
+        finite = np.isfinite(pts).all(axis=1)
+        exact = np.where(finite[:, None], pts, 0.0) / self.stride
+        coords = exact.astype(np.float32)
+        moved = np.trunc(coords.astype(np.float64) + 0.5) != np.trunc(exact + 0.5)
+        # one ulp suffices: the rounding boundaries n - 0.5 are float32 values themselves
+        toward = np.where(coords > exact, -np.inf, np.inf).astype(np.float32)
+        coords = np.where(moved, np.nextafter(coords, toward), coords)
+        weights = np.where(finite, target_weights(visible), np.float32(0))
+        return coords.astype(np.float32), weights.astype(np.float32)
+
     def _patch_windows(self) -> np.ndarray:
         """Read-only view [h+n+1, w+n+1, h, w] of every (h, w) window of a zero canvas holding the patch.
 

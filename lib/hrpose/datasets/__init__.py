@@ -23,6 +23,7 @@ _LAZY = {
     "ShardSampler": "loader",
     "build_dataloader": "loader",
     "build_dataset": "loader",
+    "build_target_renderer": "loader",
     "make_sample_dataset": "synthetic",
     "ImageReadError": "topdown",
     "TopDownDataset": "topdown",
@@ -49,6 +50,7 @@ __all__ = [
     "build_dataloader",
     "build_dataset",
     "build_keypoint_set",
+    "build_target_renderer",
     "load_coco_records",
     "make_sample_dataset",
 ]

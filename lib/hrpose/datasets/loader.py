@@ -119,6 +119,10 @@ def build_dataset(cfg: CfgNode, is_train: bool) -> TopDownDataset:
         records = select_data(records)
     if not records:
         raise DatasetConfigError(f"no person boxes in image set {image_set!r} under {cfg.DATASET.ROOT}")
+    on_device = is_train and bool(cfg.TRAIN.TARGETS_ON_DEVICE)
+    if on_device and cfg.MODEL.CODEC != "msra":
+        raise DatasetConfigError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got "
+                                 f"{cfg.MODEL.CODEC!r}: set TRAIN.TARGETS_ON_DEVICE False")
     augment = AugmentConfig(
         scale_factor=float(cfg.DATASET.SCALE_FACTOR), rot_factor=float(cfg.DATASET.ROT_FACTOR),
         flip=bool(cfg.DATASET.FLIP), prob_half_body=float(cfg.DATASET.PROB_HALF_BODY),
@@ -127,7 +131,20 @@ def build_dataset(cfg: CfgNode, is_train: bool) -> TopDownDataset:
         records, keypoint_set, codec, is_train=is_train, augment=augment, seed=cfg.SEED,
         color_rgb=cfg.DATASET.COLOR_RGB, use_joint_weights=cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT,
         cache_bytes=DEFAULT_CACHE_BYTES if cfg.DATASET.CACHE_IMAGES else 0,
-        skip_bad_images=cfg.DATASET.SKIP_BAD_IMAGES, annotation_file=ann_file, image_set=image_set)
+        skip_bad_images=cfg.DATASET.SKIP_BAD_IMAGES, annotation_file=ann_file, image_set=image_set,
+        targets_on_device=on_device)
+
+
+def build_target_renderer(cfg: CfgNode, dataset: TopDownDataset):
+    """The ``MSRATargetRenderer`` that completes a ``TRAIN.TARGETS_ON_DEVICE`` training dataset's items
+    on the device (with the keypoint set's joint weights per ``LOSS.USE_DIFFERENT_JOINTS_WEIGHT``);
+    None when the dataset encodes its own targets."""
+    if not dataset.targets_on_device:
+        return None
+    from hrpose.codecs.msra_torch import MSRATargetRenderer  # torch-side codec, see build_dataset
+
+    joint_weights = dataset.keypoint_set.joint_weights if cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT else None
+    return MSRATargetRenderer.from_codec(dataset.codec, joint_weights)
 
 
 def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, shuffle: bool,

@@ -2,7 +2,8 @@
 
 Per sample: decode the image once (or take it from the per-process cache), sample the augmentation
 parameters, build ONE image->crop affine with the flip folded in (``codec.image_affine``), warp the
-crop, move the keypoints through the same matrix, and let the codec encode the targets. The image stays
+crop, move the keypoints through the same matrix, and let the codec encode the targets (or, with
+``targets_on_device``, hand out the keypoints the training loop renders them from). The image stays
 uint8 (normalisation happens model-side, ``hrpose.models.normalize_images``); BGR->RGB is done on the
 small crop, never on the full image.
 """
@@ -91,12 +92,14 @@ class TopDownDataset(Dataset):
         skip_bad_images: on a missing/undecodable image, log it and return the next record's sample
             (counted in ``bad_images``) instead of raising.
         annotation_file, image_set: the GT json (None for test sets) and the set name, for evaluation.
+        targets_on_device: no ``heatmaps`` in the item but ``keypoints`` in heatmap px, for
+            ``MSRATargetRenderer`` on the training device (MSRA codec only; see ``make_sample``).
     """
 
     def __init__(self, records: list[PersonRecord], keypoint_set: KeypointSet, codec, *, is_train: bool,
                  augment: AugmentConfig | None = None, seed: int = 0, color_rgb: bool = False,
                  use_joint_weights: bool = False, cache_bytes: int = 0, skip_bad_images: bool = False,
-                 annotation_file: str | None = None, image_set: str = ""):
+                 annotation_file: str | None = None, image_set: str = "", targets_on_device: bool = False):
         self.records = records
         self.keypoint_set = keypoint_set
         self.codec = codec
@@ -108,6 +111,9 @@ class TopDownDataset(Dataset):
         self.skip_bad_images = skip_bad_images
         self.annotation_file = annotation_file
         self.image_set = image_set
+        if targets_on_device and not hasattr(codec, "heatmap_keypoints"):
+            raise ValueError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got {codec!r}")
+        self.targets_on_device = targets_on_device
         self.bad_images = 0
         self._cache = ImageCache(cache_bytes) if cache_bytes > 0 else None
         self._flip_index = keypoint_set.flip_index
@@ -160,6 +166,9 @@ class TopDownDataset(Dataset):
         Returns ``image`` uint8 [3, H, W] tensor, ``heatmaps`` float32 [K, h, w], ``target_weight``
         float32 [K, 1], ``meta`` (centre/scale/rotation of the crop in original-image px before the
         flip, ``flipped``, ``joints`` = the record's original keypoints [K, 3], ``image_size`` [w, h]).
+        With ``targets_on_device``: ``keypoints`` float32 [K, 2] in heatmap px (crop / stride) instead
+        of ``heatmaps`` (K*2 floats instead of K*h*w), and ``target_weight`` = ``clip(v, 0, 1)`` before
+        the window rule and the joint weights, which ``MSRATargetRenderer`` applies with the maps.
         """
         rec = self.records[index]
         height, width = image.shape[:2]
@@ -169,9 +178,14 @@ class TopDownDataset(Dataset):
         if self.color_rgb:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
         points, visible = crop_keypoints(rec.keypoints, matrix, self._flip_index if flip else None)
-        heatmaps, weights = self.codec.encode(points, visible)
-        if self.use_joint_weights:
-            weights = weights * self._joint_weights
+        if self.targets_on_device:
+            keypoints, weights = self.codec.heatmap_keypoints(points, visible)
+            targets = {"keypoints": torch.from_numpy(keypoints)}
+        else:
+            heatmaps, weights = self.codec.encode(points, visible)
+            if self.use_joint_weights:
+                weights = weights * self._joint_weights
+            targets = {"heatmaps": torch.from_numpy(heatmaps)}
         meta = {
             "index": int(index), "image_id": int(rec.image_id),
             "center": np.array(center, dtype=np.float32), "scale": np.array(scale, dtype=np.float32),
@@ -181,7 +195,7 @@ class TopDownDataset(Dataset):
         }
         return {
             "image": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
-            "heatmaps": torch.from_numpy(heatmaps),
+            **targets,
             "target_weight": torch.from_numpy(weights.astype(np.float32).reshape(-1, 1)),
             "meta": meta,
         }

@@ -4,6 +4,11 @@
 channels_last)`` runs the network; ``predict_oracle(loader, codec, decode)`` decodes the codec's own
 target heatmaps instead (the AP ceiling set by the heatmap resolution and the codec).
 
+Decoding: on an accelerator, MSRA ``standard`` runs there (``codecs.msra_torch.decode_standard``, equal
+to the numpy codec), so only coords [B,K,2] and scores [B,K] come back to the host instead of the
+heatmaps [B,K,h,w]. ``dark``, the UDP codec, and every decoding on the CPU use the numpy codec (on the
+CPU there is no transfer to save, and numpy's argmax is ~4x faster than torch's there).
+
 Distributed: each rank predicts the shard its loader's sampler gives it (the evaluation sampler shards
 without padding); the shards are gathered with ``all_gather_objects`` and ordered by the dataset index
 in ``meta['index']``, keeping the first copy of any repeated index, so every box counts exactly once.
@@ -16,7 +21,8 @@ import logging
 import numpy as np
 import torch
 
-from hrpose.codecs import flip_heatmaps_back
+from hrpose.codecs import MSRAHeatmap, flip_heatmaps_back
+from hrpose.codecs.msra_torch import decode_standard
 from hrpose.evaluation import PosePredictions
 from hrpose.models import normalize_images
 from hrpose.utils.dist import all_gather_objects, get_world_size
@@ -58,12 +64,24 @@ def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoin
         for batch in loader:
             heatmaps = forward_heatmaps(model, batch["image"], device, flip_index, shift_heatmap, amp,
                                         channels_last)
-            coords, scores = codec.decode(heatmaps.float().cpu().numpy(), method=decode,
-                                          post_process=post_process)
+            coords, scores = decode_heatmaps(codec, heatmaps, decode, post_process)
             parts.append(_batch_predictions(codec, batch["meta"], coords, scores))
     finally:
         model.train(was_training)
     return gather_predictions(parts, keypoint_set.num_keypoints)
+
+
+def decode_heatmaps(codec, heatmaps: torch.Tensor, decode: str, post_process: bool,
+                    on_device: bool | None = None):
+    """``codec.decode`` of heatmaps [B,K,h,w] on any device -> (coords float64 [B,K,2], scores float32 [B,K])
+    as numpy. MSRA ``standard`` decodes in torch where the heatmaps are when ``on_device`` (default:
+    when they are not on the CPU); the values are the numpy codec's either way."""
+    if on_device is None:
+        on_device = heatmaps.device.type != "cpu"
+    if on_device and decode == "standard" and isinstance(codec, MSRAHeatmap):
+        coords, scores = decode_standard(heatmaps.float(), post_process)
+        return coords.cpu().numpy().astype(np.float64), scores.cpu().numpy()
+    return codec.decode(heatmaps.float().cpu().numpy(), method=decode, post_process=post_process)
 
 
 def forward_heatmaps(model, images: torch.Tensor, device: torch.device, flip_index, shift: bool,

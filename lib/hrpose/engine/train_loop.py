@@ -1,8 +1,10 @@
 """One training epoch: ``train_one_epoch`` reads top to bottom in commented paragraphs.
 
 Batches are the dataset's dicts: ``image`` uint8 ``[N,3,H,W]``, ``heatmaps`` float32 ``[N,K,h,w]``,
-``target_weight`` float32 ``[N,K,1]``, ``meta``. The model maps normalised images to heatmaps
-``[N,K,h,w]``; ``loss_fn(heatmaps, targets, target_weight)`` returns a scalar.
+``target_weight`` float32 ``[N,K,1]``, ``meta``; with a ``target_renderer`` (``TRAIN.TARGETS_ON_DEVICE``)
+``keypoints`` float32 ``[N,K,2]`` heatmap px instead of ``heatmaps``, rendered on the device. The model
+maps normalised images to heatmaps ``[N,K,h,w]``; ``loss_fn(heatmaps, targets, target_weight)`` returns
+a scalar.
 """
 
 import datetime
@@ -29,13 +31,14 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
                     device: torch.device, epoch: int, *, amp: str = "none",
                     scaler: torch.amp.GradScaler | None = None, channels_last: bool = False,
                     warmup_iters: int = 0, max_nonfinite_steps: int = 20, print_freq: int = 20,
-                    writer=None, debug_images=None) -> dict[str, float]:
+                    writer=None, debug_images=None, target_renderer=None) -> dict[str, float]:
     """Train ``model`` for one pass over ``loader``; returns the epoch's averages.
 
     ``amp`` is 'none' | 'bf16' | 'fp16' (the caller turns it off on CPU); ``scaler`` is a GradScaler
     for fp16, else None. Raises ``FloatingPointError`` naming the epoch and iteration when the loss is
     not finite (before the optimizer step, so the weights and the last checkpoint stay good), or, with
     fp16, after ``max_nonfinite_steps`` consecutive steps the GradScaler skipped.
+    ``target_renderer``: ``MSRATargetRenderer`` for batches that carry ``keypoints`` (else None).
     Returns ``{loss, lr, data_time, step_time, images_per_s, iters, skipped_steps}``.
     """
     model.train()
@@ -47,10 +50,9 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         global_iter = epoch * num_iters + it
         data_time = time.perf_counter() - end
 
-        # data: uint8 crops -> normalised float on the device (optionally NHWC)
+        # data: uint8 crops -> normalised float on the device (optionally NHWC); targets there too
         images = prepare_images(batch["image"], device, channels_last)
-        targets = batch["heatmaps"].to(device, non_blocking=True)
-        weights = batch["target_weight"].to(device, non_blocking=True)
+        targets, weights = batch_targets(batch, device, target_renderer)
 
         # forward and loss, under autocast when AMP is on
         with autocast(device, amp):
@@ -81,7 +83,8 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         if (it + 1) % print_freq == 0 or it + 1 == num_iters:
             log_progress(meters, epoch, it, num_iters, lr, writer, global_iter)
         if debug_images is not None and debug_images.due(global_iter):
-            debug_images.write(writer, batch, heatmaps.detach(), global_iter)
+            shown = {**batch, "heatmaps": targets.cpu(), "target_weight": weights.cpu()}
+            debug_images.write(writer, shown, heatmaps.detach(), global_iter)
         end = time.perf_counter()
 
     return epoch_summary(meters, lr if num_iters else 0.0, num_iters, skipped_total)
@@ -91,6 +94,15 @@ def prepare_images(images: Tensor, device: torch.device, channels_last: bool) ->
     """uint8 ``[N,3,H,W]`` -> ImageNet-normalised float32 on ``device`` (NHWC memory if requested)."""
     images = normalize_images(images.to(device, non_blocking=True))
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def batch_targets(batch: dict, device: torch.device, renderer=None) -> tuple[Tensor, Tensor]:
+    """(heatmaps float32 [N,K,h,w], target_weight float32 [N,K,1]) on ``device``: the batch's own, or
+    rendered there by ``renderer`` from the batch's ``keypoints`` [N,K,2] (``TRAIN.TARGETS_ON_DEVICE``)."""
+    weights = batch["target_weight"].to(device, non_blocking=True)
+    if renderer is None:
+        return batch["heatmaps"].to(device, non_blocking=True), weights
+    return renderer(batch["keypoints"].to(device, non_blocking=True), weights)
 
 
 def autocast(device: torch.device, amp: str) -> AbstractContextManager:

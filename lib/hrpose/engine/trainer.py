@@ -19,6 +19,7 @@ deterministic settings).
 import json
 import logging
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -28,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from yacs.config import CfgNode
 
 import hrpose
-from hrpose.datasets import build_dataloader
+from hrpose.datasets import build_dataloader, build_target_renderer
 from hrpose.engine.evaluate import evaluate_model
 from hrpose.engine.optim import advance_scheduler, build_optimizer, build_scheduler
 from hrpose.engine.train_loop import train_one_epoch
@@ -71,6 +72,7 @@ class Training:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler | None
     amp: str
+    target_renderer: Callable | None = None  # MSRATargetRenderer with TRAIN.TARGETS_ON_DEVICE
 
 
 def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
@@ -82,6 +84,7 @@ def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
     progress = resume_or_start(cfg, out_dir / "last.pth", run)
     run.model = wrap_model(run.bare, cfg, device)
     loader = build_dataloader(cfg, is_train=True, distributed=is_distributed())
+    run.target_renderer = build_target_renderer(cfg, loader.dataset)  # None unless TARGETS_ON_DEVICE
     val_loader = build_dataloader(cfg, is_train=False, distributed=is_distributed())  # reused every time
     keypoint_set = loader.dataset.keypoint_set.to_dict()
     writer = open_writer(tensorboard_dir(cfg, cfg_path), enabled=is_main_process())
@@ -186,7 +189,7 @@ def run_epoch(cfg: CfgNode, run: Training, loader, loss_fn: nn.Module, device: t
                             scaler=run.scaler, channels_last=cfg.TRAIN.CHANNELS_LAST,
                             warmup_iters=cfg.TRAIN.WARMUP_ITERS,
                             max_nonfinite_steps=cfg.TRAIN.MAX_NONFINITE_STEPS, print_freq=cfg.PRINT_FREQ,
-                            writer=writer, debug_images=debug_images)
+                            writer=writer, debug_images=debug_images, target_renderer=run.target_renderer)
     run.scheduler.step()
     if stats["skipped_steps"]:
         logger.warning("epoch %d: the fp16 GradScaler skipped %d of %d steps (inf/NaN gradients)", epoch,

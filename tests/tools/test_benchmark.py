@@ -1,0 +1,76 @@
+"""Smoke tests of ``tools/benchmark.py``: every subcommand runs on CPU at tiny sizes and prints its JSON."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SAMPLE_CFG = "experiments/sample/hrnet_tiny_sample.yaml"
+
+
+def run_benchmark(repo_root, *args) -> dict:
+    """Run ``tools/benchmark.py *args`` in a subprocess (one thread); return its JSON line."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # 2-core machines: no oversubscription
+    proc = subprocess.run([sys.executable, "tools/benchmark.py", *map(str, args)], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, proc.stdout
+    result = json.loads(lines[0])
+    assert result["device"] == "cpu" and result["commit"] and result["torch"]
+    return result
+
+
+def test_model_train_step_and_inference(repo_root):
+    train = run_benchmark(repo_root, "model", "--cfg", SAMPLE_CFG, "--batch", 2, "--iters", 2, "--warmup", 1,
+                          "--device", "cpu", "--baseline")
+    assert train["bench"] == "model" and train["mode"] == "train" and train["batch"] == 2
+    assert train["images_per_s"] > 0 and train["baseline_images_per_s"] > 0 and train["speedup"] > 0
+    infer = run_benchmark(repo_root, "model", "--cfg", SAMPLE_CFG, "--batch", 2, "--iters", 2, "--warmup", 1,
+                          "--device", "cpu", "--infer", "--fuse-bn", "--channels-last", "--amp", "bf16")
+    assert infer["mode"] == "infer" and infer["fuse_bn"] and infer["channels_last"] and infer["amp"] == "bf16"
+    assert infer["images_per_s"] > 0 and "speedup" not in infer
+
+
+def test_data_pipelines_and_loader(repo_root, sample_data_root):
+    result = run_benchmark(repo_root, "data", "--root", sample_data_root, "--samples", 4, "--warmup", 1,
+                           "--batch", 2, "--workers", 1)
+    assert result["bench"] == "data" and result["input_size"] == [192, 256]
+    rates = result["samples_per_s_per_core"]
+    assert set(rates) == {"baseline", "hrpose", "hrpose_cached", "hrpose_targets_on_device",
+                          "hrpose_plus_cpu_normalize"}
+    assert min(rates.values()) > 0 and min(result["loader_samples_per_s"].values()) > 0
+    assert result["speedup"] > 0 and result["speedup_cached"] > 0 and result["speedup_targets_on_device"] > 0
+    sizes = result["bytes_per_sample"]
+    # 256x192: the 17 x 64 x 48 float32 maps (208,896 bytes) become 17 x 2 floats
+    assert sizes["hrpose"] - sizes["hrpose_targets_on_device"] == 17 * 64 * 48 * 4 - 17 * 2 * 4
+    assert sizes["baseline"] > sizes["hrpose"] and result["render_samples_per_s"] > 0
+
+
+@pytest.mark.parametrize("on_device", [False, True])
+def test_train_end_to_end(repo_root, sample_data_root, on_device):
+    result = run_benchmark(repo_root, "train", "--cfg", SAMPLE_CFG, "--iters", 2, "--warmup", 1, "--device",
+                           "cpu", "DATASET.ROOT", sample_data_root, "WORKERS", 0,
+                           "TRAIN.BATCH_SIZE_PER_GPU", 4, "TRAIN.TARGETS_ON_DEVICE", on_device)
+    assert result["bench"] == "train" and result["batch"] == 4 and result["targets_on_device"] is on_device
+    assert result["images_per_s"] > 0 and 0 <= result["data_wait_fraction"] <= 1
+
+
+def test_eval_post_processing(repo_root):
+    result = run_benchmark(repo_root, "eval", "--boxes", 500, "--images", 20)
+    assert result["bench"] == "eval" and result["boxes"] == 500 and result["decode_path"] == "numpy"
+    assert result["hrpose_s"] > 0 and result["baseline_s"] > 0 and result["speedup"] > 0
+    assert result["kept"] == result["baseline_kept"] > 0
+    assert result["max_keypoint_diff_px"] < 1e-3  # the same output (float32 rounding only)
+    assert result["alt_decode"]["path"] == "torch (cpu)" and result["alt_decode"]["s"] > 0
+
+
+def test_numerics(repo_root, sample_data_root):
+    result = run_benchmark(repo_root, "numerics", "--cfg", SAMPLE_CFG, "--root", sample_data_root,
+                           "--batch", 2, "--device", "cpu")
+    assert result["bench"] == "numerics" and result["input"].endswith("val2017")
+    assert set(result["variants"]) == {"bf16", "fuse_bn", "channels_last", "all"}
+    assert result["variants"]["fuse_bn"]["rel_range"] < 1e-5
+    assert result["variants"]["bf16"]["rel_range"] < 2e-2
