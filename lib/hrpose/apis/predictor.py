@@ -128,24 +128,34 @@ class Predictor:
                           for c, s in zip(centers, scales, strict=True)])
         return crops, centers, scales
 
-    @torch.inference_mode()
-    def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """Heatmaps float32 [N, K, h, w] (flip-averaged if ``flip_test``) of crops uint8 [N, H, W, 3].
+    def _heatmap_batches(self, crops: np.ndarray):
+        """Heatmaps float32 [n, K, h, w] on the device, per batch of up to ``max_batch`` crops.
 
         The forward is evaluation's (``hrpose.engine.predict.forward_heatmaps``): uint8 crops go to
-        the device and are normalised there, mirrored crops share the forward batch. Up to
-        ``max_batch`` crops per forward.
+        the device and are normalised there, mirrored crops share the forward batch.
         """
         from hrpose.engine.predict import forward_heatmaps
 
         flip_index = self.keypoint_set.flip_index if self.flip_test else None
-        outputs = []
         for start in range(0, len(crops), self.max_batch):
             chunk = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.max_batch]))
-            out = forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index,
+            yield forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index,
                                    self.shift_heatmap, self.amp, self.channels_last)
-            outputs.append(out.cpu().numpy())
-        return np.concatenate(outputs)
+
+    @torch.inference_mode()
+    def heatmaps(self, crops: np.ndarray) -> np.ndarray:
+        """Heatmaps float32 [N, K, h, w] (flip-averaged if ``flip_test``) of crops uint8 [N, H, W, 3]."""
+        return np.concatenate([out.cpu().numpy() for out in self._heatmap_batches(crops)])
+
+    @torch.inference_mode()
+    def _decode(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(coords [N, K, 2] heatmap px, scores [N, K]) of crops, decoded as evaluation decodes (on the
+        device when the heatmaps are there, so only coordinates come back)."""
+        from hrpose.engine.predict import decode_heatmaps
+
+        parts = [decode_heatmaps(self.codec, out, self.decode, self.post_process)
+                 for out in self._heatmap_batches(crops)]
+        return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
 
     def predict(self, image: np.ndarray, boxes=None, color: str = "bgr") -> np.ndarray:
         """Keypoints of each person box.
@@ -166,8 +176,7 @@ class Predictor:
         if len(boxes) == 0:
             return np.zeros((0, self.num_keypoints, 3), dtype=np.float32)
         crops, centers, scales = self.crop(image, boxes[:, :4])
-        coords, scores = self.codec.decode(self.heatmaps(crops), method=self.decode,
-                                           post_process=self.post_process)
+        coords, scores = self._decode(crops)
         xy = self.codec.heatmap_to_image(coords, centers, scales)
         return np.concatenate([xy, scores[..., None]], axis=2).astype(np.float32)
 

@@ -4,15 +4,13 @@ The baseline measured in the same run (``--baseline``) is the reference's way: f
 """
 
 import argparse
-import contextlib
 
 import torch
 
 from hrpose.benchmark.common import device_facts, report, time_calls
 from hrpose.config import load_cfg
+from hrpose.engine.amp import AMP_DTYPES, autocast
 from hrpose.models import build_model, fuse_conv_bn
-
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,18 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _step_fn(model, images, target, amp, infer: bool):
     """A zero-argument callable running one forward (+ backward + Adam step when training)."""
     device_type = images.device.type
-    autocast = (torch.autocast(device_type, dtype=AMP_DTYPES[amp]) if amp != "none"
-                else contextlib.nullcontext())
+    mixed = autocast(device_type, amp)  # entered once per call below
     if infer:
         def forward():
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), mixed:
                 model(images)
         return forward
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler(device_type, enabled=(amp == "fp16"))
 
     def train_step():
-        with autocast:
+        with mixed:
             loss = 0.5 * ((model(images).float() - target) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

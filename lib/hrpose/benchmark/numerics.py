@@ -13,7 +13,6 @@ nearly flat maps mostly measure ties between near-equal maxima.
 """
 
 import argparse
-import contextlib
 import copy
 import os
 
@@ -22,9 +21,8 @@ import torch
 from hrpose.benchmark.common import device_facts, report
 from hrpose.codecs.msra_torch import decode_standard
 from hrpose.config import load_cfg
-from hrpose.models import build_model, fuse_conv_bn, load_weights, normalize_images
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+from hrpose.engine.predict import forward_heatmaps
+from hrpose.models import build_model, fuse_conv_bn, load_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,30 +55,25 @@ def input_images(cfg, root: str, image_set: str, batch: int, seed: int) -> tuple
 
 
 def variants(model: torch.nn.Module, device: torch.device, with_compile: bool) -> dict:
-    """name -> (model, amp dtype or None, channels_last) of every fast path to compare."""
+    """name -> (model, amp name, channels_last) of every fast path to compare."""
     fused = fuse_conv_bn(model)
     nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
-    out = {"bf16": (model, torch.bfloat16, False), "fuse_bn": (fused, None, False),
-           "channels_last": (nhwc, None, True)}
+    out = {"bf16": (model, "bf16", False), "fuse_bn": (fused, "none", False),
+           "channels_last": (nhwc, "none", True)}
     if device.type == "cuda":
-        out["fp16"] = (model, torch.float16, False)
+        out["fp16"] = (model, "fp16", False)
     if with_compile:
-        out["compile"] = (torch.compile(model), None, False)
+        out["compile"] = (torch.compile(model), "none", False)
     fast = copy.deepcopy(fused).to(memory_format=torch.channels_last)
-    out["all"] = (torch.compile(fast) if with_compile else fast, torch.bfloat16, True)
+    out["all"] = (torch.compile(fast) if with_compile else fast, "bf16", True)
     return out
 
 
 @torch.inference_mode()
-def forward(model: torch.nn.Module, images: torch.Tensor, amp, channels_last: bool) -> torch.Tensor:
-    """float32 heatmaps [B,K,h,w] of uint8 images [B,3,H,W] (on the model's device)."""
-    x = normalize_images(images)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    autocast = (torch.autocast(images.device.type, dtype=amp) if amp is not None
-                else contextlib.nullcontext())
-    with autocast:
-        return model(x).float()
+def forward(model: torch.nn.Module, images: torch.Tensor, amp: str, channels_last: bool) -> torch.Tensor:
+    """float32 heatmaps [B,K,h,w] of uint8 images [B,3,H,W] (on the model's device), no flip test:
+    evaluation's own forward."""
+    return forward_heatmaps(model, images, images.device, None, False, amp, channels_last)
 
 
 def compare(reference: torch.Tensor, other: torch.Tensor) -> dict:
@@ -101,7 +94,7 @@ def compare_fast_paths(model: torch.nn.Module, images: torch.Tensor, device: tor
     """(reference stats, {variant: ``compare`` result}) for an eval-mode ``model`` on ``device``."""
     model = model.to(device).eval()
     images = images.to(device)
-    reference = forward(model, images, None, False)
+    reference = forward(model, images, "none", False)
     stats = {"min": reference.min().item(), "max": reference.max().item(), "shape": list(reference.shape)}
     results = {name: compare(reference, forward(m, images, amp, nhwc))
                for name, (m, amp, nhwc) in variants(model, device, with_compile).items()}

@@ -15,7 +15,6 @@ in ``meta['index']``, keeping the first copy of any repeated index, so every box
 Every rank returns the same full predictions, in dataset order.
 """
 
-import contextlib
 import logging
 
 import numpy as np
@@ -23,14 +22,14 @@ import torch
 
 from hrpose.codecs import MSRAHeatmap, flip_heatmaps_back
 from hrpose.codecs.msra_torch import decode_standard
+from hrpose.datasets.transforms import PIXEL_STD
+from hrpose.engine.amp import AMP_DTYPES, autocast
 from hrpose.evaluation import PosePredictions
 from hrpose.models import normalize_images
 from hrpose.utils.dist import all_gather_objects, get_world_size
 
 logger = logging.getLogger(__name__)
 
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-PIXEL_STD = 200.0  # box area for OKS-NMS = prod(scale * 200), the reference's padded box area
 
 
 @torch.inference_mode()
@@ -54,7 +53,7 @@ def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoin
         ``PosePredictions`` in dataset order (keypoint scores = decoded heatmap maxima; box score from
         ``meta['score']``; area ``prod(scale * 200)``).
     """
-    if amp not in AMP_DTYPES:
+    if amp not in AMP_DTYPES:  # fail before the first batch, not inside the loop
         raise ValueError(f"TEST.AMP = {amp!r}: expected one of {sorted(AMP_DTYPES)}")
     flip_index = keypoint_set.flip_index if flip_test else None
     was_training = model.training
@@ -97,9 +96,7 @@ def forward_heatmaps(model, images: torch.Tensor, device: torch.device, flip_ind
         x = torch.cat([x, x.flip(3)], dim=0)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    autocast = (torch.autocast(device.type, dtype=AMP_DTYPES[amp]) if AMP_DTYPES[amp] is not None
-                else contextlib.nullcontext())
-    with autocast:
+    with autocast(device.type, amp):
         out = model(x)
     if isinstance(out, (list, tuple)):  # multi-output heads: the last output, as the reference
         out = out[-1]

@@ -11,11 +11,12 @@ import datetime
 import logging
 import math
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor, nn
 
+from hrpose.engine.amp import autocast as amp_autocast
 from hrpose.engine.optim import scaled_lr, warmup_factor
 from hrpose.models import normalize_images
 from hrpose.utils.dist import get_world_size, reduce_mean
@@ -24,7 +25,6 @@ from hrpose.utils.tensorboard import NullWriter
 
 logger = logging.getLogger(__name__)
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
@@ -107,9 +107,7 @@ def batch_targets(batch: dict, device: torch.device, renderer=None) -> tuple[Ten
 
 def autocast(device: torch.device, amp: str) -> AbstractContextManager:
     """``torch.autocast`` in bf16/fp16 on CUDA; a no-op for 'none' and on other devices."""
-    if amp == "none" or device.type != "cuda":
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
+    return amp_autocast(device.type, amp if device.type == "cuda" else "none")
 
 
 def backward_and_step(loss: Tensor, optimizer: torch.optim.Optimizer,
