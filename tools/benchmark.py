@@ -2,10 +2,22 @@
 
 Each subcommand prints one JSON line (configuration, device, throughput, memory) and a readable summary.
 Speed-ups are reported as ratios against a baseline measured in the same run.
+
+The subcommands live in the repository's ``benchmarks/`` folder (one module each; the reference-style
+baselines in ``benchmarks/reference/``), which is not part of the installed ``hrpose`` package. This
+script loads that folder as the package ``benchmarks`` from its file location, so it runs from any
+working directory; repo-relative defaults (``data/sample``, ``experiments/...``) resolve against the
+repository, not the working directory.
 """
 
 import argparse
 import importlib
+import importlib.util
+import pathlib
+import sys
+import types
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 SUBCOMMANDS = {
     "model": "forward+backward (or --infer forward-only) images/s on synthetic tensors",
@@ -16,15 +28,29 @@ SUBCOMMANDS = {
 }
 
 
+def load_benchmarks_package() -> types.ModuleType:
+    """Import ``REPO/benchmarks`` as the package ``benchmarks`` by its location (only tools/ is on
+    ``sys.path`` when this script runs), so that ``importlib.import_module("benchmarks.<name>")`` and the
+    package's own relative imports work."""
+    folder = REPO / "benchmarks"
+    spec = importlib.util.spec_from_file_location("benchmarks", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["benchmarks"] = package
+    spec.loader.exec_module(package)
+    return package
+
+
 def main() -> None:
+    load_benchmarks_package()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in SUBCOMMANDS.items():
-        module = importlib.import_module(f"hrpose.benchmark.{name}")
+        module = importlib.import_module(f"benchmarks.{name}")
         module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     args = parser.parse_args()
-    importlib.import_module(f"hrpose.benchmark.{args.command}").run(args)
+    importlib.import_module(f"benchmarks.{args.command}").run(args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from hrpose.apis.export import (
 )
 from hrpose.apis.loading import load_pose_model
 from hrpose.config import ConfigError
-from hrpose.models import WeightsMismatchError
+from hrpose.models import fuse_conv_bn
+from hrpose.models.normalize import IMAGENET_MEAN, IMAGENET_STD
 from hrpose.utils.checkpoint import CheckpointError
 
 logger = logging.getLogger("export_onnx")
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         loaded = load_pose_model(args.checkpoint, args.cfg, args.opts, allow_random_init=True)
-    except (CheckpointError, ConfigError, WeightsMismatchError) as err:
+    except (CheckpointError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.checkpoint is None:
@@ -66,11 +67,7 @@ def main(argv=None) -> int:
               "the export itself)", file=sys.stderr)
     model = loaded.model
     if args.fuse_bn:
-        from hrpose.models import fuse_conv_bn
-
         model = fuse_conv_bn(model.eval())
-    from hrpose.models.normalize import IMAGENET_MEAN, IMAGENET_STD
-
     input_size = loaded.cfg.MODEL.IMAGE_SIZE
     metadata = deploy_metadata(loaded.cfg, loaded.keypoint_set, IMAGENET_MEAN, IMAGENET_STD)
     start = time.perf_counter()

@@ -35,7 +35,7 @@ from hrpose.apis.io import (
 )
 from hrpose.apis.predictor import Predictor
 from hrpose.config import ConfigError
-from hrpose.models import WeightsMismatchError
+from hrpose.utils import vis
 from hrpose.utils.checkpoint import CheckpointError
 
 logger = logging.getLogger("infer")
@@ -82,8 +82,6 @@ def render(image: np.ndarray, keypoints: np.ndarray, boxes: np.ndarray, keypoint
            draw_boxes: bool) -> np.ndarray:
     """A copy of ``image`` (BGR) with skeletons (one colour per limb) and optionally the boxes, drawn by
     ``hrpose.utils.vis`` (the drawing module shared with training's TensorBoard images)."""
-    from hrpose.utils import vis
-
     return vis.draw_poses(image, keypoints, keypoint_set.skeleton, kpt_thr=kpt_thr,
                           boxes_xywh=boxes[:, :4] if draw_boxes else None,
                           box_scores=boxes[:, 4] if draw_boxes else None)
@@ -136,7 +134,7 @@ def run(args: argparse.Namespace) -> dict:
     overrides = {"flip_test": False} if args.no_flip else {}
     predictor = Predictor.from_checkpoint(args.checkpoint, args.cfg, args.opts, device=args.device,
                                           **overrides)
-    logger.info("model on %s, flip test %s, keypoint set %s", predictor.device, predictor.flip_test,
+    logger.info("model on %s, flip test %s, keypoint set %s", predictor.device, predictor.options.flip_test,
                 predictor.keypoint_set.name)
     out_dir = pathlib.Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +169,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         summary = run(parse_args(argv))
-    except (InputError, CheckpointError, ConfigError, WeightsMismatchError) as err:
+    except (InputError, CheckpointError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     line = (f"{summary['frames']} frames, {summary['persons']} persons in {summary['seconds']:.2f} s on "

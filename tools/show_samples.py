@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from hrpose.config.cli import add_config_arguments, cfg_from_args
-from hrpose.datasets import build_dataset, build_target_renderer
+from hrpose.codecs import build_codec, build_target_renderer
+from hrpose.datasets import build_dataset, build_keypoint_set
 from hrpose.datasets.topdown import crop_keypoints
 from hrpose.utils import vis
 
@@ -48,12 +49,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = cfg_from_args(args)
-    dataset = build_dataset(cfg, is_train=args.train)
+    codec, ks = build_codec(cfg), build_keypoint_set(cfg)
+    # TRAIN.TARGETS_ON_DEVICE training items carry keypoints: render their heatmaps here
+    renderer = build_target_renderer(cfg, codec, ks) if args.train else None
+    dataset = build_dataset(cfg, args.train, codec, ks, renderer)
     dataset.set_epoch(args.epoch)
-    renderer = build_target_renderer(cfg, dataset)  # TRAIN.TARGETS_ON_DEVICE items carry keypoints
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ks = dataset.keypoint_set
     crops = []
     for i in range(args.start, min(args.start + args.num, len(dataset))):
         item = dataset[i]
@@ -69,7 +71,8 @@ def main() -> None:
     if not crops:
         raise SystemExit(f"no samples in [{args.start}, {args.start + args.num}) of {len(dataset)}")
     cv2.imwrite(str(out / "samples_grid.jpg"), vis.batch_grid(crops, ncols=8))
-    logger.info("wrote %d samples of %s (%s) to %s", len(crops), dataset.image_set,
+    logger.info("wrote %d samples of %s (%s) to %s", len(crops),
+                cfg.DATASET.TRAIN_SET if args.train else cfg.DATASET.TEST_SET,
                 "train, augmented" if args.train else "eval", out)
 
 

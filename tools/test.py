@@ -16,10 +16,20 @@ import pathlib
 
 import torch
 
+from hrpose.codecs import build_codec
 from hrpose.config.cli import add_config_arguments, cfg_from_args
-from hrpose.engine.evaluate import evaluate_model, results_json_path
-from hrpose.models import build_model, fuse_conv_bn, load_weights
-from hrpose.utils.dist import cleanup_distributed, get_rank, init_distributed, is_main_process, select_device
+from hrpose.datasets import build_keypoint_set
+from hrpose.engine.evaluate import build_evaluator, results_json_path
+from hrpose.engine.predict import prepare_model
+from hrpose.models import build_model, load_weights
+from hrpose.utils.dist import (
+    cleanup_distributed,
+    get_rank,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    resolve_device,
+)
 from hrpose.utils.logging import setup_logging
 from hrpose.utils.paths import run_output_dir
 
@@ -48,32 +58,26 @@ def model_file(cfg, run_dir: pathlib.Path) -> str:
     return path
 
 
-def load_model(cfg, run_dir: pathlib.Path, device: torch.device) -> torch.nn.Module:
-    """The config's network with its weights (strict), on ``device``, in eval mode."""
+def load_model(cfg, run_dir: pathlib.Path) -> torch.nn.Module:
+    """The config's network with its weights (strict loading), on the CPU."""
     model = build_model(cfg, is_train=False)
     load_weights(model, model_file(cfg, run_dir), strict=True)
-    model = model.to(device).eval()
-    if cfg.TEST.CHANNELS_LAST:
-        model = model.to(memory_format=torch.channels_last)
-    if cfg.TEST.FUSE_BN:
-        model = fuse_conv_bn(model)
-    if cfg.TEST.COMPILE:
-        model = torch.compile(model, mode=cfg.TEST.COMPILE)
     return model
 
 
 def main() -> None:
     args = parse_args()
     setup_logging(None)
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     init_distributed(device)
     cfg = cfg_from_args(args)
     run_dir = run_output_dir(cfg, args.cfg)
     setup_logging(run_dir, rank=get_rank(), filename="test.log")
-    model = None if args.oracle else load_model(cfg, run_dir, device)
-    stats = evaluate_model(model, cfg, device, run_dir, oracle=args.oracle)
+    evaluator = build_evaluator(cfg, device, build_codec(cfg), build_keypoint_set(cfg), is_distributed())
+    model = None if args.oracle else prepare_model(load_model(cfg, run_dir), evaluator.options, device)
+    stats = evaluator.run(model, run_dir, oracle=args.oracle, name=cfg.MODEL.NAME)
     if is_main_process():
-        # the AP table itself was logged by evaluate_model (console and test.log)
+        # the AP table itself was logged by the evaluator (console and test.log)
         results = results_json_path(run_dir, cfg.DATASET.TEST_SET)
         if not stats:
             print(f"{cfg.DATASET.TEST_SET} has no annotations: upload the results json to the COCO server")

@@ -11,7 +11,7 @@ import os
 
 from hrpose.config.cli import add_config_arguments, cfg_from_args
 from hrpose.engine.trainer import train
-from hrpose.utils.dist import cleanup_distributed, init_distributed, select_device
+from hrpose.utils.dist import cleanup_distributed, init_distributed, resolve_device
 from hrpose.utils.logging import setup_logging
 
 
@@ -26,7 +26,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     setup_logging(None, rank=int(os.environ.get("RANK", 0)))  # console until the run dir exists
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     init_distributed(device)
     cfg = cfg_from_args(args)
     try:

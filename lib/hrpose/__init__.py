@@ -1,12 +1,7 @@
-"""hrpose: top-down human pose estimation with HRNet and SimpleBaseline."""
+"""hrpose: top-down human pose estimation with HRNet and SimpleBaseline.
+
+``import hrpose`` loads nothing else (no torch): import what you use from its packages, e.g.
+``from hrpose.apis import Predictor`` or ``from hrpose.config import load_cfg``.
+"""
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # ``hrpose.Predictor`` without importing torch at ``import hrpose``
-    if name == "Predictor":
-        from hrpose.apis import Predictor
-
-        return Predictor
-    raise AttributeError(f"module 'hrpose' has no attribute {name!r}")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hrpose.benchmark.target_baseline import generate_target_baseline
+from benchmarks.reference.target_baseline import generate_target_baseline
 from hrpose.codecs import HeatmapCodec, MSRAHeatmap, build_codec
 from hrpose.config import get_cfg
 from hrpose.datasets import transforms as T
@@ -89,12 +89,9 @@ def test_image_affine_is_reference_affine(flip_width):
     np.testing.assert_array_equal(codec.image_affine(c, s, 30.0, flip_width), expected)
 
 
-def test_heatmap_to_image_equals_inverse_reference_affine():
+def test_heatmap_to_image_equals_inverse_reference_affine(random_boxes):
     codec = MSRAHeatmap((192, 256), (48, 64), 2)
-    rng = np.random.default_rng(1)
-    centers = rng.uniform(0, 1000, size=(6, 2)).astype(np.float32)
-    scales = rng.uniform(0.1, 3.0, size=(6, 2)).astype(np.float32)
-    coords = rng.uniform(-5, 70, size=(6, 17, 2))
+    centers, scales, coords = random_boxes(6, seed=1)
     out = codec.heatmap_to_image(coords, centers, scales)
     for n in range(6):
         inv = T.reference_affine(centers[n], scales[n], 0, (48, 64), inverse=True)

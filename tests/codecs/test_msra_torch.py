@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hrpose.codecs import MSRAHeatmap, UDPHeatmap
+from hrpose.codecs import MSRAHeatmap, build_codec, build_target_renderer
 from hrpose.codecs.msra_torch import MSRATargetRenderer, decode_standard
+from hrpose.datasets import COCO_KEYPOINTS
 
 SETTINGS = [  # (input (w, h), heatmap (w, h), sigma)
     ((192, 256), (48, 64), 2),
@@ -13,7 +14,7 @@ SETTINGS = [  # (input (w, h), heatmap (w, h), sigma)
     ((192, 256), (48, 64), 2.5),  # float sigma: windows one shorter than the patch
     ((200, 250), (48, 64), 2),  # non-integer strides (4.1667, 3.9063)
 ]
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 def _hard_keypoints(rng, codec, n=17):
@@ -40,7 +41,7 @@ def _hard_keypoints(rng, codec, n=17):
 def test_rendered_targets_equal_encode(input_size, heatmap_size, sigma, device):
     codec = MSRAHeatmap(input_size, heatmap_size, sigma)
     joint_weights = np.linspace(0.5, 1.5, 17).astype(np.float32)
-    renderer = MSRATargetRenderer.from_codec(codec, joint_weights)
+    renderer = MSRATargetRenderer(codec.heatmap_size, codec.sigma, joint_weights)
     rng = np.random.default_rng(0)
     keypoints, weights, expected_maps, expected_weights = [], [], [], []
     for _ in range(24):
@@ -77,9 +78,10 @@ def test_heatmap_keypoints_keep_the_integer_centre():
     assert np.abs(coords - exact).max() < 1e-5
 
 
-def test_renderer_is_msra_only():
+def test_renderer_is_msra_only(data_cfg, tmp_path):
+    cfg = data_cfg(tmp_path, "TRAIN.TARGETS_ON_DEVICE", "True", "MODEL.CODEC", "udp")
     with pytest.raises(ValueError, match="TARGETS_ON_DEVICE supports MODEL.CODEC msra only"):
-        MSRATargetRenderer.from_codec(UDPHeatmap((192, 256), (48, 64), 2))
+        build_target_renderer(cfg, build_codec(cfg), COCO_KEYPOINTS)
 
 
 def _tricky_heatmaps(rng, n=64, k=17, h=32, w=24) -> np.ndarray:
@@ -116,3 +118,17 @@ def test_decode_standard_small_maps_and_shape_check():
     np.testing.assert_array_equal(coords.double().numpy(), codec.decode(maps)[0])
     with pytest.raises(ValueError, match=r"\[N, K, h, w\]"):
         decode_standard(torch.zeros(2, 3, 4))
+
+
+def test_build_target_renderer_follows_the_config(data_cfg, tmp_path):
+    codec = MSRAHeatmap((96, 128), (24, 32), 2)
+    assert build_target_renderer(data_cfg(tmp_path), codec, COCO_KEYPOINTS) is None
+    cfg = data_cfg(tmp_path, "TRAIN.TARGETS_ON_DEVICE", "True", "LOSS.USE_DIFFERENT_JOINTS_WEIGHT", "True")
+    codec = build_codec(cfg)
+    renderer = build_target_renderer(cfg, codec, COCO_KEYPOINTS)
+    weighted = np.asarray(COCO_KEYPOINTS.joint_weights, dtype=np.float32)
+    reference = MSRATargetRenderer(codec.heatmap_size, codec.sigma, weighted)
+    points = torch.from_numpy(np.random.default_rng(0).uniform(0, 24, (2, 17, 2)).astype(np.float32))
+    ones = torch.ones(2, 17, 1)
+    for got, want in zip(renderer(points, ones), reference(points, ones), strict=True):
+        assert torch.equal(got, want)

@@ -107,12 +107,9 @@ def test_image_round_trip():
     assert np.abs(back - points).max() < 0.1
 
 
-def test_heatmap_to_image_equals_inverse_udp_affine():
+def test_heatmap_to_image_equals_inverse_udp_affine(random_boxes):
     codec = UDPHeatmap((192, 256), (48, 64), 2)
-    rng = np.random.default_rng(4)
-    centers = rng.uniform(0, 1000, size=(5, 2)).astype(np.float32)
-    scales = rng.uniform(0.1, 3.0, size=(5, 2)).astype(np.float32)
-    coords = rng.uniform(-5, 70, size=(5, 17, 2))
+    centers, scales, coords = random_boxes(5, seed=4)
     out = codec.heatmap_to_image(coords, centers, scales)
     to_crop = (np.asarray(codec.input_size) - 1) / (np.asarray(codec.heatmap_size) - 1)
     for n in range(5):

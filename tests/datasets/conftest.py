@@ -1,17 +1,12 @@
-"""Fixtures of the data-pipeline tests: config factory, a writable copy of the sample data, and a
-CrowdPose-style 14-keypoint COCO-format dataset derived from it."""
+"""Fixtures of the data-pipeline tests: a writable copy of the sample data, and a CrowdPose-style
+14-keypoint COCO-format dataset derived from it (with the config keys of its keypoint set)."""
 
 import json
 import shutil
+import types
 
 import numpy as np
 import pytest
-
-from hrpose.config import load_cfg
-
-BASE_OPTS = ["DATASET.DATASET", "coco", "DATASET.TRAIN_SET", "train2017", "DATASET.TEST_SET", "val2017",
-             "MODEL.IMAGE_SIZE", "[96, 128]", "MODEL.HEATMAP_SIZE", "[24, 32]", "MODEL.SIGMA", "2",
-             "WORKERS", "0", "TEST.USE_GT_BBOX", "True"]
 
 # CrowdPose order; built from the COCO-17 synthetic annotations (head = eye midpoint, neck = shoulders)
 CROWDPOSE_NAMES = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
@@ -27,16 +22,6 @@ CROWDPOSE_OPTS = [
     "DATASET.KEYPOINTS.SKELETON", "[[12, 13], [13, 0], [13, 1], [0, 2], [2, 4], [1, 3], [3, 5], [0, 6], "
                                   "[1, 7], [6, 8], [8, 10], [7, 9], [9, 11]]",
 ]
-
-
-@pytest.fixture(scope="session")
-def make_cfg():
-    """``make_cfg(root, *KEY_VALUE)``: a frozen config on a COCO-layout ``root`` (small 96x128 input)."""
-
-    def build(root, *opts):
-        return load_cfg(None, BASE_OPTS + ["DATASET.ROOT", str(root)] + [str(o) for o in opts])
-
-    return build
 
 
 @pytest.fixture
@@ -59,8 +44,9 @@ def _to_crowdpose(ann: dict) -> dict:
 
 
 @pytest.fixture(scope="session")
-def crowdpose_root(sample_data_root, tmp_path_factory):
-    """COCO-format data with 14 CrowdPose-style keypoints per person (images shared with the sample)."""
+def crowdpose(sample_data_root, tmp_path_factory):
+    """COCO-format data with 14 CrowdPose-style keypoints per person (images shared with the sample):
+    ``root``, the keypoint ``names`` and the ``opts`` (KEY VALUE) that declare the keypoint set."""
     root = tmp_path_factory.mktemp("crowdpose")
     (root / "annotations").mkdir()
     (root / "images").symlink_to(sample_data_root / "images", target_is_directory=True)
@@ -70,4 +56,4 @@ def crowdpose_root(sample_data_root, tmp_path_factory):
         data["categories"][0]["keypoints"] = CROWDPOSE_NAMES
         data["categories"][0]["skeleton"] = []
         (root / "annotations" / f"person_keypoints_{split}.json").write_text(json.dumps(data))
-    return root
+    return types.SimpleNamespace(root=root, names=CROWDPOSE_NAMES, opts=CROWDPOSE_OPTS)

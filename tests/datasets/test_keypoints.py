@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
+from hrpose.codecs import build_codec
 from hrpose.config import get_cfg, load_cfg
-from hrpose.datasets import build_dataset
 from hrpose.datasets.keypoints import (
     COCO_KEYPOINTS,
     MPII_KEYPOINTS,
@@ -12,8 +13,7 @@ from hrpose.datasets.keypoints import (
     KeypointSetError,
     build_keypoint_set,
 )
-
-from .conftest import CROWDPOSE_NAMES, CROWDPOSE_OPTS
+from hrpose.engine.evaluate import build_evaluator
 
 
 @pytest.mark.parametrize("ks", [COCO_KEYPOINTS, MPII_KEYPOINTS])
@@ -65,28 +65,29 @@ WORKERS: 0
 """
 
 
-def test_crowdpose_style_set_loads_by_config(crowdpose_root, make_cfg):
-    cfg = make_cfg(crowdpose_root, *CROWDPOSE_OPTS, "DATASET.PROB_HALF_BODY", "1.0",
+def test_crowdpose_style_set_loads_by_config(crowdpose, data_cfg, make_dataset):
+    cfg = data_cfg(crowdpose.root, *crowdpose.opts, "DATASET.PROB_HALF_BODY", "1.0",
                    "DATASET.NUM_JOINTS_HALF_BODY", "3")
     ks = build_keypoint_set(cfg)
-    assert ks.num_keypoints == 14 and ks.names == tuple(CROWDPOSE_NAMES)
-    train, val = build_dataset(cfg, is_train=True), build_dataset(cfg, is_train=False)
+    assert ks.num_keypoints == 14 and ks.names == tuple(crowdpose.names)
+    train, val = make_dataset(cfg, is_train=True), make_dataset(cfg, is_train=False)
     assert len(train) > 0 and len(val) > 0
     for ds in (train, val):
         item = ds[0]
         assert item["heatmaps"].shape == (14, 32, 24) and item["target_weight"].shape == (14, 1)
         assert item["meta"]["joints"].shape == (14, 3)
-    assert val.annotation_file.endswith("person_keypoints_val2017.json")
+    evaluator = build_evaluator(cfg, torch.device("cpu"), build_codec(cfg), ks)
+    assert evaluator.test_set.annotation_file.endswith("person_keypoints_val2017.json")
 
 
-def test_crowdpose_yaml_alone(crowdpose_root, tmp_path):
+def test_crowdpose_yaml_alone(crowdpose, tmp_path, make_dataset):
     path = tmp_path / "crowdpose.yaml"
-    path.write_text(CROWDPOSE_YAML.format(root=crowdpose_root, names=CROWDPOSE_NAMES))
+    path.write_text(CROWDPOSE_YAML.format(root=crowdpose.root, names=crowdpose.names))
     cfg = load_cfg(str(path))
     assert cfg.MODEL.NUM_JOINTS == 14
-    assert build_dataset(cfg, is_train=False)[0]["heatmaps"].shape[0] == 14
+    assert make_dataset(cfg, is_train=False)[0]["heatmaps"].shape[0] == 14
 
 
-def test_coco_set_on_crowdpose_json_names_the_file(crowdpose_root, make_cfg):
+def test_coco_set_on_crowdpose_json_names_the_file(crowdpose, data_cfg, make_dataset):
     with pytest.raises(ValueError, match="person_keypoints_train2017.json"):
-        build_dataset(make_cfg(crowdpose_root), is_train=True)
+        make_dataset(data_cfg(crowdpose.root), is_train=True)

@@ -1,10 +1,13 @@
-"""Samplers and loaders: exact sharding, epoch-dependent shuffling, worker-independent samples."""
+"""Samplers and loaders: exact sharding, epoch-dependent shuffling, worker-independent samples, and the
+dataset settings this pipeline rejects."""
 
 import pytest
 import torch
 from torch.utils.data import DistributedSampler, SequentialSampler
 
-from hrpose.datasets import ShardSampler, build_dataloader, build_dataset
+from hrpose.codecs import MSRAHeatmap
+from hrpose.config import get_cfg
+from hrpose.datasets import COCO_KEYPOINTS, DatasetConfigError, ShardSampler, build_dataset
 from hrpose.datasets import loader as loader_module
 
 
@@ -23,9 +26,9 @@ def test_shard_sampler_rejects_bad_rank():
         ShardSampler(10, 3, 3)
 
 
-def test_samplers_by_mode(sample_data_root, make_cfg, monkeypatch):
-    cfg = make_cfg(sample_data_root)
-    train, val = build_dataset(cfg, is_train=True), build_dataset(cfg, is_train=False)
+def test_samplers_by_mode(sample_data_root, data_cfg, monkeypatch, make_dataset):
+    cfg = data_cfg(sample_data_root)
+    train, val = make_dataset(cfg, is_train=True), make_dataset(cfg, is_train=False)
     monkeypatch.setattr(loader_module, "get_world_size", lambda: 3)
     monkeypatch.setattr(loader_module, "get_rank", lambda: 1)
     shard = loader_module.build_sampler(val, False, True, True, 0)
@@ -35,8 +38,8 @@ def test_samplers_by_mode(sample_data_root, make_cfg, monkeypatch):
     assert isinstance(loader_module.build_sampler(train, True, False, False, 0), SequentialSampler)
 
 
-def test_train_order_depends_on_seed_and_epoch_only(sample_data_root, make_cfg):
-    ds = build_dataset(make_cfg(sample_data_root), is_train=True)
+def test_train_order_depends_on_seed_and_epoch_only(sample_data_root, data_cfg, make_dataset):
+    ds = make_dataset(data_cfg(sample_data_root), is_train=True)
     sampler = loader_module.EpochShuffleSampler(ds, seed=3)
     first = list(sampler)
     assert sorted(first) == list(range(len(ds))) and list(sampler) == first
@@ -46,42 +49,64 @@ def test_train_order_depends_on_seed_and_epoch_only(sample_data_root, make_cfg):
     assert list(sampler) == first
 
 
-def test_loader_settings(sample_data_root, make_cfg):
-    cfg = make_cfg(sample_data_root, "TRAIN.BATCH_SIZE_PER_GPU", "4", "TEST.BATCH_SIZE_PER_GPU", "3")
-    train, val = build_dataloader(cfg, True, False), build_dataloader(cfg, False, False)
+def test_loader_settings(sample_data_root, data_cfg, make_loader):
+    cfg = data_cfg(sample_data_root, "TRAIN.BATCH_SIZE_PER_GPU", "4", "TEST.BATCH_SIZE_PER_GPU", "3")
+    train, val = make_loader(cfg, True), make_loader(cfg, False)
     assert train.batch_size == 4 and val.batch_size == 3 and not train.drop_last
     assert not train.pin_memory or torch.cuda.is_available()
     batch = next(iter(val))
     assert batch["image"].shape == (3, 3, 128, 96) and batch["meta"]["index"].tolist() == [0, 1, 2]
 
 
-def _batches(cfg, epoch):
-    loader = build_dataloader(cfg, True, False)
+def _batches(make_loader, cfg, epoch):
+    loader = make_loader(cfg, True)
     loader.dataset.set_epoch(epoch)
     return [(b["meta"]["index"], b["image"], b["heatmaps"]) for b in loader]
 
 
-def test_samples_do_not_depend_on_worker_count(sample_data_root, make_cfg):
+def test_samples_do_not_depend_on_worker_count(sample_data_root, data_cfg, make_loader):
     opts = ("TRAIN.BATCH_SIZE_PER_GPU", "8", "DATASET.PROB_HALF_BODY", "0.3", "DATASET.ROT_FACTOR", "45")
-    single = _batches(make_cfg(sample_data_root, *opts, "WORKERS", "0"), epoch=2)
-    multi = _batches(make_cfg(sample_data_root, *opts, "WORKERS", "2"), epoch=2)
+    single = _batches(make_loader, data_cfg(sample_data_root, *opts, "WORKERS", "0"), epoch=2)
+    multi = _batches(make_loader, data_cfg(sample_data_root, *opts, "WORKERS", "2"), epoch=2)
     assert len(single) == len(multi)
     for (i0, im0, hm0), (i1, im1, hm1) in zip(single, multi, strict=True):
         assert i0.equal(i1) and im0.equal(im1) and hm0.equal(hm1)
 
 
-def test_set_epoch_reaches_persistent_workers(sample_data_root, make_cfg):
-    cfg = make_cfg(sample_data_root, "WORKERS", "1", "TRAIN.SHUFFLE", "False",
+def test_set_epoch_reaches_persistent_workers(sample_data_root, data_cfg, make_dataset, make_loader):
+    cfg = data_cfg(sample_data_root, "WORKERS", "1", "TRAIN.SHUFFLE", "False",
                    "TRAIN.BATCH_SIZE_PER_GPU", "64")
-    loader = build_dataloader(cfg, True, False)
+    loader = make_loader(cfg, True)
     assert loader.persistent_workers
     epochs = []
     for epoch in (0, 1):
         loader.dataset.set_epoch(epoch)
         epochs.append(next(iter(loader))["meta"]["rotation"])
-    reference = build_dataset(cfg, is_train=True)
+    reference = make_dataset(cfg, is_train=True)
     reference.set_epoch(1)
     expected = torch.tensor([reference[i]["meta"]["rotation"] for i in range(len(reference))],
                             dtype=torch.float64)
     assert not epochs[0].equal(epochs[1])
     torch.testing.assert_close(epochs[1], expected)
+
+
+CODEC = MSRAHeatmap((192, 256), (48, 64), 2)
+
+
+def _cfg(**dataset):
+    cfg = get_cfg()
+    cfg.DATASET.DATASET, cfg.DATASET.ROOT = "coco", "/nonexistent"
+    for key, value in dataset.items():
+        cfg.DATASET[key] = value
+    return cfg
+
+
+def test_unsupported_dataset_settings():
+    with pytest.raises(DatasetConfigError, match="'mpii' is not supported yet.*COCO-format"):
+        build_dataset(_cfg(DATASET="mpii"), True, CODEC, COCO_KEYPOINTS)
+    with pytest.raises(DatasetConfigError, match="DATA_FORMAT = 'zip'.*zip archives is not supported"):
+        build_dataset(_cfg(DATA_FORMAT="zip"), True, CODEC, COCO_KEYPOINTS)
+    with pytest.raises(DatasetConfigError, match="only COCO-format"):
+        build_dataset(_cfg(DATASET="crowdpose"), True, CODEC, COCO_KEYPOINTS)
+    with pytest.raises(DatasetConfigError, match="DATASET.ROOT is empty"):
+        build_dataset(_cfg(ROOT=""), True, CODEC, COCO_KEYPOINTS)

@@ -3,10 +3,8 @@
 import json
 
 import numpy as np
-import pytest
 from pycocotools.coco import COCO
 
-from hrpose.datasets.mannequin import sample_mannequin
 from hrpose.datasets.synthetic import DETECTION_FILE, make_sample_dataset
 
 FILES = ("annotations/person_keypoints_train2017.json", "annotations/person_keypoints_val2017.json",
@@ -69,14 +67,6 @@ def test_default_sizes_and_variety(tmp_path):
     assert (kpts[:, :, 2] == 1).any() and (kpts[:, :, 2] == 0).any()  # occluded and cut-off joints
     heights = [a["bbox"][3] for a in anns if a["num_keypoints"] > 10]
     assert min(heights) < 70 and max(heights) > 130
-
-
-@pytest.mark.parametrize("facing_camera", [True, False])
-def test_left_right_is_geometric(facing_camera):
-    fig = sample_mannequin(np.random.default_rng(0), 100.0, (50.0, 100.0), 0.0, facing_camera)
-    left_on_image_right = fig.joints[5, 0] > fig.joints[6, 0] and fig.joints[11, 0] > fig.joints[12, 0]
-    assert left_on_image_right == facing_camera
-    assert fig.labelled[:3].all() == facing_camera and fig.labelled[3:].all()
 
 
 def test_faces_mark_the_side_in_the_data(sample_data_root):

@@ -1,11 +1,15 @@
-"""The top-down dataset item: contract, a direct computation, flips, reproducibility, cache, colour."""
+"""The top-down dataset item: contract, a direct computation, flips, reproducibility, cache, colour, and
+bad images (one clear error naming the file, or a logged, counted skip)."""
+
+import logging
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from hrpose.codecs import build_codec
-from hrpose.datasets import DatasetConfigError, build_dataset, build_target_renderer
+from hrpose.codecs import build_codec, build_target_renderer
+from hrpose.datasets import ImageReadError, build_keypoint_set
 from hrpose.datasets import transforms as T
 from hrpose.datasets.topdown import crop_keypoints, read_image
 
@@ -13,8 +17,8 @@ TRAIN_AUG = ("DATASET.PROB_HALF_BODY", "0.3", "DATASET.ROT_FACTOR", "45", "DATAS
 
 
 @pytest.fixture(scope="module")
-def train_set(sample_data_root, make_cfg):
-    return build_dataset(make_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
+def train_set(sample_data_root, data_cfg, make_dataset):
+    return make_dataset(data_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
 
 
 def test_item_contract(train_set):
@@ -33,9 +37,9 @@ def test_item_contract(train_set):
     assert batch["meta"]["center"].shape == (2, 2) and batch["meta"]["flipped"].dtype == torch.bool
 
 
-def test_test_mode_item_equals_direct_computation(sample_data_root, make_cfg):
-    cfg = make_cfg(sample_data_root)
-    ds = build_dataset(cfg, is_train=False)
+def test_test_mode_item_equals_direct_computation(sample_data_root, data_cfg, make_dataset):
+    cfg = data_cfg(sample_data_root)
+    ds = make_dataset(cfg, is_train=False)
     rec = ds.records[3]
     image = read_image(rec.image_path)
     matrix = T.reference_affine(rec.center, rec.scale, 0.0, (96, 128))
@@ -82,9 +86,9 @@ def test_flipped_item_equals_mirrored_keypoints_with_pairs_swapped(train_set):
     assert diff.mean() < 0.5
 
 
-def test_same_seed_epoch_index_identical_and_epoch_changes_it(sample_data_root, make_cfg):
-    a = build_dataset(make_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
-    b = build_dataset(make_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
+def test_same_seed_epoch_index_identical_and_epoch_changes_it(sample_data_root, data_cfg, make_dataset):
+    a = make_dataset(data_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
+    b = make_dataset(data_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
     for ds in (a, b):
         ds.set_epoch(5)
     assert a[2]["image"].equal(b[2]["image"]) and a[2]["heatmaps"].equal(b[2]["heatmaps"])
@@ -95,9 +99,9 @@ def test_same_seed_epoch_index_identical_and_epoch_changes_it(sample_data_root, 
         after["rotation"], after["flipped"], tuple(after["scale"]))
 
 
-def test_cache_gives_identical_samples_and_respects_budget(sample_data_root, make_cfg):
-    plain = build_dataset(make_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
-    cached = build_dataset(make_cfg(sample_data_root, *TRAIN_AUG, "DATASET.CACHE_IMAGES", "True"),
+def test_cache_gives_identical_samples_and_respects_budget(sample_data_root, data_cfg, make_dataset):
+    plain = make_dataset(data_cfg(sample_data_root, *TRAIN_AUG), is_train=True)
+    cached = make_dataset(data_cfg(sample_data_root, *TRAIN_AUG, "DATASET.CACHE_IMAGES", "True"),
                            is_train=True)
     for i in (0, 1, 0):
         assert cached[i]["image"].equal(plain[i]["image"])
@@ -108,17 +112,17 @@ def test_cache_gives_identical_samples_and_respects_budget(sample_data_root, mak
     assert len(cached._cache._images) == n
 
 
-def test_color_rgb_reverses_channels(sample_data_root, make_cfg):
-    bgr = build_dataset(make_cfg(sample_data_root), is_train=False)[0]["image"]
-    rgb = build_dataset(make_cfg(sample_data_root, "DATASET.COLOR_RGB", "True"), is_train=False)[0]["image"]
+def test_color_rgb_reverses_channels(sample_data_root, data_cfg, make_dataset):
+    bgr = make_dataset(data_cfg(sample_data_root), is_train=False)[0]["image"]
+    rgb = make_dataset(data_cfg(sample_data_root, "DATASET.COLOR_RGB", "True"), is_train=False)[0]["image"]
     assert rgb.equal(bgr.flip(0))
 
 
-def test_joint_weights(sample_data_root, make_cfg):
-    plain = build_dataset(make_cfg(sample_data_root), is_train=False)[0]["target_weight"][:, 0]
-    weighted = build_dataset(make_cfg(sample_data_root, "LOSS.USE_DIFFERENT_JOINTS_WEIGHT", "True"),
+def test_joint_weights(sample_data_root, data_cfg, make_dataset):
+    plain = make_dataset(data_cfg(sample_data_root), is_train=False)[0]["target_weight"][:, 0]
+    weighted = make_dataset(data_cfg(sample_data_root, "LOSS.USE_DIFFERENT_JOINTS_WEIGHT", "True"),
                              is_train=False)[0]["target_weight"][:, 0]
-    ks = build_dataset(make_cfg(sample_data_root), is_train=False).keypoint_set
+    ks = make_dataset(data_cfg(sample_data_root), is_train=False).keypoint_set
     ks_weights = torch.tensor(ks.joint_weights)
     torch.testing.assert_close(weighted, plain * ks_weights.float())
 
@@ -133,14 +137,15 @@ def test_records_are_not_modified_by_getitem(train_set):
         np.testing.assert_array_equal(rec.keypoints, k)
 
 
-def test_targets_on_device_items_render_to_the_cpu_targets(sample_data_root, make_cfg):
+def test_targets_on_device_items_render_to_the_cpu_targets(sample_data_root, data_cfg, make_dataset):
     """TRAIN.TARGETS_ON_DEVICE: keypoints instead of maps; the rendered batch equals the encoded one."""
     opts = (*TRAIN_AUG, "LOSS.USE_DIFFERENT_JOINTS_WEIGHT", "True")
-    cpu = build_dataset(make_cfg(sample_data_root, *opts), is_train=True)
-    cfg = make_cfg(sample_data_root, *opts, "TRAIN.TARGETS_ON_DEVICE", "True")
-    dev = build_dataset(cfg, is_train=True)
-    assert build_target_renderer(cfg, cpu) is None
-    assert not build_dataset(cfg, is_train=False).targets_on_device
+    cpu_cfg = data_cfg(sample_data_root, *opts)
+    cpu = make_dataset(cpu_cfg, is_train=True)
+    cfg = data_cfg(sample_data_root, *opts, "TRAIN.TARGETS_ON_DEVICE", "True")
+    dev = make_dataset(cfg, is_train=True)
+    assert build_target_renderer(cpu_cfg, cpu.codec, cpu.keypoint_set) is None
+    assert not make_dataset(cfg, is_train=False).targets_on_device
     for ds in (cpu, dev):
         ds.set_epoch(3)
     item = dev[0]
@@ -149,14 +154,45 @@ def test_targets_on_device_items_render_to_the_cpu_targets(sample_data_root, mak
     indices = range(len(cpu))
     expected = torch.utils.data.default_collate([cpu[i] for i in indices])
     batch = torch.utils.data.default_collate([dev[i] for i in indices])
-    heatmaps, weights = build_target_renderer(cfg, dev)(batch["keypoints"], batch["target_weight"])
+    renderer = build_target_renderer(cfg, dev.codec, dev.keypoint_set)
+    heatmaps, weights = renderer(batch["keypoints"], batch["target_weight"])
     assert torch.equal(heatmaps, expected["heatmaps"]) and torch.equal(weights, expected["target_weight"])
     assert torch.equal(batch["image"], expected["image"])
     assert (weights == 0).any() and (weights > 0).any()
 
 
-def test_targets_on_device_is_msra_only(sample_data_root, make_cfg):
-    cfg = make_cfg(sample_data_root, "TRAIN.TARGETS_ON_DEVICE", "True", "MODEL.CODEC", "udp")
-    with pytest.raises(DatasetConfigError, match="TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only"):
-        build_dataset(cfg, is_train=True)
-    assert "heatmaps" in build_dataset(cfg, is_train=False)[0]  # evaluation is unaffected
+def test_targets_on_device_is_msra_only(sample_data_root, data_cfg, make_dataset):
+    cfg = data_cfg(sample_data_root, "TRAIN.TARGETS_ON_DEVICE", "True", "MODEL.CODEC", "udp")
+    with pytest.raises(ValueError, match="TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only"):
+        build_target_renderer(cfg, build_codec(cfg), build_keypoint_set(cfg))
+    assert "heatmaps" in make_dataset(cfg, is_train=False)[0]  # evaluation is unaffected
+
+
+# --- bad images: one clear error naming the file, or a logged, counted skip ---------------------------
+
+def test_missing_image_names_the_path(sample_copy, data_cfg, make_dataset):
+    ds = make_dataset(data_cfg(sample_copy), is_train=False)
+    path = ds.records[0].image_path
+    (sample_copy / path).unlink()
+    with pytest.raises(ImageReadError, match=f"{re.escape(path)}.*not found"):
+        ds[0]
+
+
+def test_undecodable_jpeg_names_the_path(sample_copy, data_cfg, make_dataset):
+    ds = make_dataset(data_cfg(sample_copy), is_train=True)
+    path = ds.records[0].image_path
+    with open(path, "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    with pytest.raises(ImageReadError, match=f"{re.escape(path)}.*cannot be decoded"):
+        ds[0]
+
+
+def test_skip_bad_images_logs_and_counts(sample_copy, data_cfg, caplog, make_dataset):
+    ds = make_dataset(data_cfg(sample_copy, "DATASET.SKIP_BAD_IMAGES", "True"), is_train=False)
+    bad = ds.records[0].image_path
+    (sample_copy / bad).unlink()
+    first_good = next(i for i, r in enumerate(ds.records) if r.image_path != bad)
+    with caplog.at_level(logging.WARNING):
+        item = ds[0]
+    assert item["meta"]["index"] == first_good and ds.bad_images == first_good
+    assert bad in caplog.text

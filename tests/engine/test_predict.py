@@ -1,3 +1,7 @@
+"""Prediction over an evaluation loader: one forward for the flip test, every box once in dataset order,
+shards of all ranks gathered, the oracle, decoding on the device equal to the numpy codec, and the
+model preparation of ``TestOptions``."""
+
 import importlib
 
 import numpy as np
@@ -5,9 +9,10 @@ import pytest
 import torch
 
 from hrpose.codecs import MSRAHeatmap
-from hrpose.config import load_cfg
-from hrpose.datasets import COCO_KEYPOINTS, build_dataloader
-from hrpose.engine.predict import forward_heatmaps, gather_predictions, predict, predict_oracle
+from hrpose.datasets import COCO_KEYPOINTS
+from hrpose.datasets.coco import annotation_file
+from hrpose.engine.options import TestOptions
+from hrpose.engine.predict import forward_heatmaps, gather_predictions, predict, predict_oracle, prepare_model
 from hrpose.evaluation import PosePredictions, evaluate_coco
 
 # the module itself (``hrpose.engine`` may re-export the function under the same name)
@@ -58,13 +63,14 @@ def test_flip_test_runs_one_forward_and_averages_flipped_back_maps():
     flip_index = COCO_KEYPOINTS.flip_index
     for shift in (False, True):
         model.calls = 0
-        out = forward_heatmaps(model, images, torch.device("cpu"), flip_index, shift)
+        options = TestOptions(shift_heatmap=shift)
+        out = forward_heatmaps(model, images, torch.device("cpu"), flip_index, options)
         assert model.calls == 1 and model.batch_sizes[-1] == 8  # original + mirrored in one batch
         back = maps.flip(-1)[torch.as_tensor(flip_index)]  # mirror, then swap left/right channels
         if shift:
             back[..., 1:] = back[..., :-1].clone()  # column 0 keeps its value (reference)
         assert torch.allclose(out, ((maps + back) / 2).expand(4, -1, -1, -1))
-    plain = forward_heatmaps(model, images, torch.device("cpu"), None, False)
+    plain = forward_heatmaps(model, images, torch.device("cpu"), None, TestOptions(shift_heatmap=False))
     assert torch.equal(plain, maps.expand(4, -1, -1, -1))
 
 
@@ -72,8 +78,8 @@ def test_predict_every_box_once_in_dataset_order():
     rng = np.random.default_rng(0)
     loader = [_batch([4, 0, 5], rng), _batch([2, 1], rng), _batch([3, 5], rng)]  # 5 repeated
     model = FixedHeatmaps(_peaked_maps()[None]).train()
-    preds = predict(model, loader, torch.device("cpu"), CODEC, COCO_KEYPOINTS, flip_test=True,
-                    shift_heatmap=True, decode="standard")
+    options = TestOptions(flip_test=True, shift_heatmap=True, decode="standard")
+    preds = predict(model, loader, torch.device("cpu"), CODEC, COCO_KEYPOINTS, options)
     assert model.training  # mode restored
     assert len(preds) == 6 and preds.image_ids.tolist() == [100, 100, 101, 101, 102, 102]
     assert preds.centers[:, 0].tolist() == [50, 51, 52, 53, 54, 55]
@@ -99,31 +105,15 @@ def test_gather_orders_shards_of_all_ranks(monkeypatch):
     assert gather_predictions(rank0, K).image_ids.tolist() == [0, 1, 2, 3, 4]
 
 
-def test_oracle_on_synthetic_data_reaches_high_ap(sample_data_root, tmp_path):
-    cfg = load_cfg(None, ["DATASET.ROOT", str(sample_data_root), "DATASET.DATASET", "coco",
-                          "DATASET.TEST_SET", "val2017", "MODEL.IMAGE_SIZE", "[96, 128]",
-                          "MODEL.HEATMAP_SIZE", "[24, 32]", "WORKERS", "0", "TEST.USE_GT_BBOX", "True"])
-    loader = build_dataloader(cfg, is_train=False, distributed=False)
+def test_oracle_on_synthetic_data_reaches_high_ap(sample_data_root, data_cfg, make_loader, tmp_path):
+    cfg = data_cfg(sample_data_root)
+    loader = make_loader(cfg, is_train=False)
     dataset = loader.dataset
-    preds = predict_oracle(loader, dataset.codec, decode="standard")
+    preds = predict_oracle(loader, dataset.codec, TestOptions(decode="standard"))
     assert len(preds) == len(dataset)
-    stats = evaluate_coco(preds, dataset.keypoint_set, dataset.annotation_file, tmp_path / "r.json",
-                          in_vis_thre=0.2, oks_thre=0.9, soft_nms=False)
+    stats = evaluate_coco(preds, dataset.keypoint_set, annotation_file(str(sample_data_root), "val2017"),
+                          tmp_path / "r.json", in_vis_thre=0.2, oks_thre=0.9, soft_nms=False)
     assert stats["AP"] > 0.8 and stats["AP .5"] > 0.95
-
-
-def test_evaluate_model_oracle_writes_results_and_needs_gt_boxes(sample_data_root, tmp_path):
-    from hrpose.engine.evaluate import evaluate_model
-
-    opts = ["DATASET.ROOT", str(sample_data_root), "DATASET.DATASET", "coco", "DATASET.TEST_SET", "val2017",
-            "MODEL.IMAGE_SIZE", "[96, 128]", "MODEL.HEATMAP_SIZE", "[24, 32]", "WORKERS", "0"]
-    stats = evaluate_model(None, load_cfg(None, opts + ["TEST.USE_GT_BBOX", "True"]), torch.device("cpu"),
-                           tmp_path, oracle=True)
-    assert stats["AP"] > 0.8
-    assert (tmp_path / "results" / "keypoints_val2017_results.json").is_file()
-    with pytest.raises(ValueError, match="TEST.USE_GT_BBOX True"):
-        evaluate_model(None, load_cfg(None, opts + ["TEST.USE_GT_BBOX", "False"]), torch.device("cpu"),
-                       tmp_path, oracle=True)
 
 
 class CountingCodec(MSRAHeatmap):
@@ -144,13 +134,32 @@ def test_standard_decoding_on_the_device_equals_the_numpy_codec(post_process):
     maps = np.round(rng.uniform(-0.1, 1, (6, K, 32, 24)), 1).astype(np.float32)  # ties
     maps[0, :2] = 0.0  # empty maps decode to 0
     decode = predict_module.decode_heatmaps
-    coords, scores = decode(codec, torch.from_numpy(maps), "standard", post_process, on_device=True)
+    standard = TestOptions(decode="standard", post_process=post_process)
+    coords, scores = decode(codec, torch.from_numpy(maps), standard, on_device=True)
     assert CountingCodec.calls == 0  # the torch path, not the numpy codec
     expected = MSRAHeatmap.decode(codec, maps, "standard", post_process)
     assert coords.dtype == np.float64 and scores.dtype == np.float32
     np.testing.assert_array_equal(coords, expected[0])
     np.testing.assert_array_equal(scores, expected[1])
-    decode(codec, torch.from_numpy(maps), "dark", post_process, on_device=True)
+    dark = TestOptions(decode="dark", post_process=post_process)
+    decode(codec, torch.from_numpy(maps), dark, on_device=True)
     assert CountingCodec.calls == 1  # DARK stays on the host
-    decode(codec, torch.from_numpy(maps), "standard", post_process)
+    decode(codec, torch.from_numpy(maps), standard)
     assert CountingCodec.calls == 2  # CPU heatmaps: numpy (faster there, nothing to transfer)
+
+
+def test_prepare_model_follows_the_options(tiny_cfg, tiny_model):
+    cfg = tiny_cfg()
+    model = tiny_model(cfg).train()
+    images = torch.randn(2, 3, 96, 64)
+    with torch.no_grad():
+        expected = model.eval()(images)
+    model.train()
+    plain = prepare_model(model, TestOptions(), torch.device("cpu"))
+    assert plain is model and not plain.training  # eval mode, nothing else
+    fast = prepare_model(tiny_model(cfg), TestOptions(fuse_bn=True, channels_last=True), torch.device("cpu"))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        out = fast(images.contiguous(memory_format=torch.channels_last))
+    assert ((out - expected).abs().max() / expected.abs().max()).item() < 1e-5

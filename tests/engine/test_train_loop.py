@@ -1,14 +1,25 @@
-"""train_one_epoch with a tiny in-test model and dataset: overfitting, the non-finite guards, logging."""
+"""train_one_epoch with a toy model and dataset: overfitting, the non-finite guards, logging, targets
+rendered on the device, and two gloo processes under DDP.
+
+The toy (3 joints, 8x6 heatmaps, a 3-conv network) is deliberately not the suite's tiny HRNet: it
+overfits a batch in a few dozen CPU steps, and its sizes make the debug-image and log checks exact.
+"""
 
 import logging
+import os
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from hrpose.engine.train_loop import train_one_epoch
+from hrpose.codecs import MSRAHeatmap, MSRATargetRenderer
+from hrpose.engine.options import TrainOptions
+from hrpose.engine.train_loop import TrainStep, train_one_epoch
 from hrpose.losses import JointsLoss
 from hrpose.utils import checkpoint as ckpt
 from hrpose.utils.tensorboard import DebugImages
@@ -57,8 +68,11 @@ class NaNAt(nn.Module):
         return out * float("nan") if self.calls - 1 >= self.at else out
 
 
-def run(model, loader, optimizer, epoch=0, **kwargs):
-    return train_one_epoch(model, loader, JointsLoss(), optimizer, torch.device("cpu"), epoch, **kwargs)
+def run(model, loader, optimizer, epoch=0, scaler=None, target_renderer=None, writer=None, debug_images=None,
+        **options):
+    """One epoch on the CPU with the joints MSE; ``options`` are ``TrainOptions`` fields."""
+    step = TrainStep(model, JointsLoss(), optimizer, TrainOptions(**options), scaler, target_renderer)
+    return train_one_epoch(step, loader, torch.device("cpu"), epoch, writer, debug_images)
 
 
 def test_tiny_model_overfits_one_batch():
@@ -166,16 +180,13 @@ class KeypointData(Dataset):
 
 
 def test_targets_rendered_on_the_device_train_identically():
-    from hrpose.codecs import MSRAHeatmap
-    from hrpose.codecs.msra_torch import MSRATargetRenderer
-
     codec = MSRAHeatmap((4 * W, 4 * H), (W, H), 1)
     results = []
     for on_device in (False, True):
         model = tiny_model()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         loader = DataLoader(KeypointData(codec, on_device), batch_size=4)
-        renderer = MSRATargetRenderer.from_codec(codec) if on_device else None
+        renderer = MSRATargetRenderer(codec.heatmap_size, codec.sigma) if on_device else None
         writer = RecordingWriter()
         stats = run(model, loader, optimizer, target_renderer=renderer, writer=writer,
                     debug_images=DebugImages(interval=1))
@@ -183,3 +194,42 @@ def test_targets_rendered_on_the_device_train_identically():
         assert "debug/heatmaps_gt" in writer.images
     assert results[0][0] == results[1][0]
     assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
+
+
+# --- DDP: two gloo processes on the CPU --------------------------------------------------------------
+
+def ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    """One rank: DDP over a tiny model, one epoch on this rank's half of the data, save its weights."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    try:
+        model = tiny_model()
+        if rank == 1:  # a different init on rank 1: DDP must start every rank from rank 0's weights
+            model.apply(_perturb)
+        ddp = DistributedDataParallel(model)
+        data = TinyPoseData(16, distinct=8)
+        sampler = DistributedSampler(data, world_size, rank, shuffle=False)
+        loader = DataLoader(data, batch_size=4, sampler=sampler)
+        optimizer = torch.optim.Adam(ddp.parameters(), lr=1e-2)
+        stats = run(ddp, loader, optimizer, print_freq=100)
+        torch.save({"params": {k: v for k, v in model.named_parameters()}, "loss": stats["loss"]},
+                   os.path.join(out_dir, f"rank{rank}.pth"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _perturb(module):
+    if isinstance(module, torch.nn.Conv2d):
+        torch.nn.init.normal_(module.weight)
+
+
+@pytest.mark.slow
+def test_ranks_hold_identical_weights_after_steps(free_port, tmp_path):
+    mp.spawn(ddp_worker, args=(2, free_port, str(tmp_path)), nprocs=2, join=True)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pth", weights_only=True) for r in (0, 1))
+    assert rank0["loss"] == rank1["loss"]  # the logged loss is the mean over ranks
+    for name, value in rank0["params"].items():
+        assert torch.equal(value, rank1["params"][name]), name
+    initial = dict(tiny_model().named_parameters())
+    assert any(not torch.equal(initial[n], v) for n, v in rank0["params"].items())  # it did train

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from hrpose.datasets.keypoints import COCO_KEYPOINTS, KeypointSet
-from hrpose.evaluation import STAT_NAMES, PosePredictions, evaluate_coco, format_results_table
-
-from .helpers import gt_as_predictions, make_gt, write_json
+from hrpose.evaluation import STAT_NAMES, PosePredictions, evaluate_coco, run_cocoeval
+from hrpose.evaluation.coco_eval import load_ground_truth
 
 PERFECT = dict.fromkeys(STAT_NAMES, 1.0)
 # mmpose tests/test_evaluation/test_metrics/test_coco_metric.py on the same 14-annotation COCO val2017 file
@@ -22,7 +21,7 @@ def _evaluate(preds, ann_file, tmp_path, kset=COCO_KEYPOINTS, soft=False, **kw):
                          soft_nms=soft, **kw)
 
 
-def test_gt_fed_back_gives_perfect_scores(tmp_path):
+def test_gt_fed_back_gives_perfect_scores(make_gt, write_json, gt_as_predictions, tmp_path):
     gt = make_gt(num_images=3, persons_per_image=2)
     ann_file = write_json(gt, tmp_path / "gt.json")
     stats = _evaluate(gt_as_predictions(gt), ann_file, tmp_path)
@@ -35,7 +34,7 @@ def test_gt_fed_back_gives_perfect_scores(tmp_path):
     assert len(results[0]["keypoints"]) == 51 and results[0]["category_id"] == 1
 
 
-def test_custom_keypoint_set_uses_its_own_sigmas(tmp_path):
+def test_custom_keypoint_set_uses_its_own_sigmas(make_gt, write_json, gt_as_predictions, tmp_path):
     kset = KeypointSet(name="five", names=tuple("abcde"), flip_pairs=((1, 2),), sigmas=(0.05,) * 5,
                        joint_weights=(1.0,) * 5, upper_body_ids=(0, 1, 2))
     gt = make_gt(num_images=2, persons_per_image=2, num_keypoints=5, seed=1)
@@ -51,7 +50,7 @@ def test_custom_keypoint_set_uses_its_own_sigmas(tmp_path):
     assert _evaluate(preds, ann_file, tmp_path, kset=kset)["AP"] < 1.0
 
 
-def test_errors_are_clear(tmp_path):
+def test_errors_are_clear(make_gt, write_json, gt_as_predictions, tmp_path):
     gt = make_gt(num_images=1)
     ann_file = write_json(gt, tmp_path / "gt.json")
     with pytest.raises(ValueError, match="no predictions"):
@@ -65,7 +64,7 @@ def test_errors_are_clear(tmp_path):
         _evaluate(stray, ann_file, tmp_path)
 
 
-def test_faster_coco_eval_backend_matches_or_explains(tmp_path):
+def test_faster_coco_eval_backend_matches_or_explains(make_gt, write_json, gt_as_predictions, tmp_path):
     gt = make_gt(num_images=2)
     ann_file = write_json(gt, tmp_path / "gt.json")
     preds = gt_as_predictions(gt)
@@ -77,15 +76,6 @@ def test_faster_coco_eval_backend_matches_or_explains(tmp_path):
         return
     fast = _evaluate(preds, ann_file, tmp_path, backend="faster_coco_eval")
     assert fast == pytest.approx(_evaluate(preds, ann_file, tmp_path), abs=1e-12)
-
-
-def test_table_layout():
-    table = format_results_table("pose_hrnet", dict.fromkeys(STAT_NAMES, 0.5))
-    lines = table.splitlines()
-    assert lines[0] == ("| Arch | AP | Ap .5 | AP .75 | AP (M) | AP (L) | AR | AR .5 | AR .75 | AR (M) "
-                        "| AR (L) |")
-    assert lines[1] == "|---" * 11 + "|"
-    assert lines[2] == "| pose_hrnet | " + " | ".join(["0.500"] * 10) + " |"
 
 
 def _sample_predictions(coco_sample_root, make_rows):
@@ -132,3 +122,14 @@ def test_real_sample_mmpose_golden_soft_nms(coco_sample_root, tmp_path):
     ann_file, preds = _sample_predictions(coco_sample_root, rows)
     stats = _evaluate(preds, ann_file, tmp_path, soft=True)
     assert [stats[k] for k in STAT_NAMES] == pytest.approx(GOLDEN_SOFT_NMS, abs=1e-4)
+
+
+def test_gt_json_without_annotations_gives_results_only(make_gt, write_json, gt_as_predictions, tmp_path):
+    """test-dev: the image-info json (no annotations) as the annotation file writes the results json only."""
+    gt = make_gt(num_images=2)
+    info_file = write_json({k: v for k, v in gt.items() if k != "annotations"}, tmp_path / "image_info.json")
+    assert load_ground_truth(info_file) is None
+    assert _evaluate(gt_as_predictions(gt), info_file, tmp_path) == {}
+    assert len(json.loads((tmp_path / "results.json").read_text())) == 4
+    with pytest.raises(ValueError, match=r"image_info\.json: the annotation file has no annotations"):
+        run_cocoeval(info_file, [])

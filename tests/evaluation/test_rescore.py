@@ -1,3 +1,5 @@
+"""Person rescoring: box score x mean of the keypoint scores above IN_VIS_THRE, as the reference."""
+
 import numpy as np
 import pytest
 
@@ -21,3 +23,14 @@ def test_threshold_zero_counts_every_positive_score():
 def test_shape_error():
     with pytest.raises(ValueError, match=r"\[N, K\]"):
         rescore(np.zeros(3), np.ones(1), 0.2)
+
+
+def test_equals_the_reference_loop():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 1, (50, 17)).round(1)  # ties with the threshold
+    box = rng.uniform(0.1, 1, 50)
+    expected = []
+    for s, b in zip(scores, box, strict=True):
+        passing = [v for v in s if v > 0.2]
+        expected.append((sum(passing) / len(passing) if passing else 0.0) * b)
+    np.testing.assert_allclose(rescore(scores, box, in_vis_thre=0.2), expected, rtol=1e-12)

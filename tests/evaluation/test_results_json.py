@@ -9,10 +9,9 @@ from pycocotools.coco import COCO
 from hrpose.datasets.keypoints import COCO_KEYPOINTS
 from hrpose.evaluation import evaluate_coco, results_arrays, results_records, write_results_json
 
-from .helpers import gt_as_predictions, make_gt, write_json
 
-
-def test_test_dev_mode_writes_json_that_coco_load_res_accepts(tmp_path, caplog):
+def test_test_dev_mode_writes_json_that_coco_load_res_accepts(make_gt, write_json, gt_as_predictions,
+                                                              tmp_path, caplog):
     gt = make_gt(num_images=3, persons_per_image=2)
     preds = gt_as_predictions(gt)
     image_info = {k: v for k, v in gt.items() if k != "annotations"}  # like image_info_test-dev2017.json
@@ -30,7 +29,7 @@ def test_test_dev_mode_writes_json_that_coco_load_res_accepts(tmp_path, caplog):
     assert all(a["category_id"] == 1 and len(a["keypoints"]) == 51 and a["area"] > 0 for a in anns)
 
 
-def test_json_text_loads_to_exactly_the_records(tmp_path):
+def test_json_text_loads_to_exactly_the_records(make_gt, gt_as_predictions, tmp_path):
     preds = gt_as_predictions(make_gt(num_images=2))
     rows = np.array([2, 0, 1])
     scores = np.array([0.9, 1e-7, 1 / 3])

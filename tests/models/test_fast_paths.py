@@ -11,17 +11,15 @@ only (compiling takes about a minute on CPU).
 import pytest
 import torch
 
-from hrpose.benchmark.numerics import compare_fast_paths
-from hrpose.config import load_cfg
+from benchmarks.numerics import compare_fast_paths
 from hrpose.models import build_model
 
 TOLERANCE = {"bf16": 2e-2, "fuse_bn": 1e-5, "channels_last": 1e-5, "all": 2e-2}  # x heatmap range
 
 
 @pytest.fixture(scope="module")
-def results(repo_root):
-    cfg = load_cfg(str(repo_root / "experiments/sample/hrnet_tiny_sample.yaml"),
-                   ["MODEL.IMAGE_SIZE", "[32, 64]", "MODEL.HEATMAP_SIZE", "[8, 16]"])
+def results(tiny_cfg):
+    cfg = tiny_cfg("MODEL.IMAGE_SIZE", "[32, 64]", "MODEL.HEATMAP_SIZE", "[8, 16]")
     torch.manual_seed(0)
     model = build_model(cfg, is_train=False)  # PyTorch default init: O(0.1) heatmaps, not ~0
     images = torch.randint(0, 256, (2, 3, 64, 32), dtype=torch.uint8)

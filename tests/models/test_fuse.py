@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch import nn
 
-from hrpose.config import get_cfg
 from hrpose.models import build_model, fuse_conv_bn
 
 
@@ -50,13 +49,8 @@ def test_hrnet_w32(experiment_cfg):
 
 
 @pytest.mark.parametrize("deconv_with_bias", [False, True])
-def test_pose_resnet_with_transposed_convs(deconv_with_bias):
-    cfg = get_cfg()
-    cfg.MODEL.NAME = "pose_resnet"
-    cfg.MODEL.IMAGE_SIZE, cfg.MODEL.HEATMAP_SIZE = [32, 64], [8, 16]
-    cfg.MODEL.EXTRA.NUM_LAYERS = 18
-    cfg.MODEL.EXTRA.NUM_DECONV_FILTERS = [16, 8, 8]
-    cfg.MODEL.EXTRA.NUM_DECONV_KERNELS = [4, 3, 2]
+def test_pose_resnet_with_transposed_convs(resnet_cfg, deconv_with_bias):
+    cfg = resnet_cfg(filters=(16, 8, 8), kernels=(4, 3, 2))
     cfg.MODEL.EXTRA.DECONV_WITH_BIAS = deconv_with_bias
     model = build_model(cfg)
     fused = _check(model, torch.randn(2, 3, 64, 32), num_bn=23)

@@ -4,24 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from hrpose.config import ConfigError, get_cfg
+from hrpose.config import ConfigError
 from hrpose.models import build_model, count_parameters
 from hrpose.models.pose_resnet import PoseResNet
 
 # Exact counts with 17 joints; the README rounds them to 34.0M / 53.0M / 68.6M.
 PARAMS = {18: 15_376_721, 34: 25_484_881, 50: 33_999_697, 101: 52_991_825, 152: 68_635_473}
-
-
-def resnet_cfg(num_layers: int = 18, filters=(16, 16, 16), kernels=(4, 4, 4), image_size=(32, 64)):
-    cfg = get_cfg()
-    cfg.MODEL.NAME = "pose_resnet"
-    cfg.MODEL.IMAGE_SIZE = list(image_size)
-    cfg.MODEL.HEATMAP_SIZE = [s // 4 for s in image_size]
-    cfg.MODEL.EXTRA.NUM_LAYERS = num_layers
-    cfg.MODEL.EXTRA.NUM_DECONV_LAYERS = len(filters)
-    cfg.MODEL.EXTRA.NUM_DECONV_FILTERS = list(filters)
-    cfg.MODEL.EXTRA.NUM_DECONV_KERNELS = list(kernels)
-    return cfg
 
 
 @pytest.mark.parametrize("num_layers", sorted(PARAMS))
@@ -57,12 +45,12 @@ def test_resnet50_names_and_shapes_match_torchvision_backbone():
 
 
 @pytest.mark.parametrize("kernels", [(4, 4, 4), (3, 3, 3), (2, 2, 2), (4, 3, 2)])
-def test_each_deconv_kernel_doubles_the_size(kernels):
+def test_each_deconv_kernel_doubles_the_size(resnet_cfg, kernels):
     model = build_model(resnet_cfg(kernels=kernels), is_train=False)
     assert model(torch.zeros(1, 3, 64, 32)).shape == (1, 17, 16, 8)
 
 
-def test_every_parameter_gets_gradient_and_reference_init():
+def test_every_parameter_gets_gradient_and_reference_init(resnet_cfg):
     cfg = resnet_cfg()
     cfg.MODEL.EXTRA.DECONV_WITH_BIAS = True
     model = build_model(cfg, is_train=True)
@@ -74,7 +62,7 @@ def test_every_parameter_gets_gradient_and_reference_init():
     assert not missing, missing
 
 
-def test_extra_schema():
+def test_extra_schema(resnet_cfg):
     cfg = resnet_cfg()
     cfg.MODEL.EXTRA.NUM_DECONV_FILTER = [256]
     with pytest.raises(ConfigError, match=r"EXTRA\.NUM_DECONV_FILTER \(did you mean NUM_DECONV_FILTERS"):
@@ -94,7 +82,7 @@ def test_extra_schema():
         build_model(cfg)
 
 
-def test_two_deconvs_give_stride_8_and_the_heatmap_size_is_checked():
+def test_two_deconvs_give_stride_8_and_the_heatmap_size_is_checked(resnet_cfg):
     cfg = resnet_cfg(filters=(16, 16), kernels=(4, 4))
     with pytest.raises(ConfigError, match=r"MODEL\.HEATMAP_SIZE = \[8, 16\], but the model outputs \[4, 8\]"):
         build_model(cfg)
@@ -102,7 +90,7 @@ def test_two_deconvs_give_stride_8_and_the_heatmap_size_is_checked():
     assert build_model(cfg, is_train=False)(torch.zeros(1, 3, 64, 32)).shape == (1, 17, 8, 4)
 
 
-def test_imagenet_resnet_checkpoint_loads_the_backbone(tmp_path, caplog):
+def test_imagenet_resnet_checkpoint_loads_the_backbone(resnet_cfg, tmp_path, caplog):
     """A torchvision-style ImageNet ResNet: backbone keys load, fc.* is skipped and said so, the
     deconvolution head keeps the reference init."""
     backbone = build_model(resnet_cfg(), is_train=False)

@@ -1,17 +1,28 @@
+"""``tools/test.py`` end to end on the synthetic sample data: the table and results json, a missing
+checkpoint, 2-process sharding under torchrun, and agreement with ``Predictor`` (same checkpoint, same
+config: the same keypoints, with ``TEST.AMP bf16`` and without)."""
+
+import collections
 import json
-import shutil
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
+from hrpose.apis import Predictor
 from hrpose.config import load_cfg
+from hrpose.datasets.transforms import boxes_to_centers_scales
+from hrpose.evaluation import results_arrays
 from hrpose.models import build_model
 
 CFG = "experiments/sample/hrnet_tiny_sample.yaml"
 RESULTS = ("coco", "pose_hrnet", "hrnet_tiny_sample", "results", "keypoints_val2017_results.json")
 HEADER = "| Arch | AP | Ap .5 | AP .75 | AP (M) | AP (L) | AR | AR .5 | AR .75 | AR (M) | AR (L) |"
+# torchrun as a module of this interpreter: the venv's bin/ need not be on PATH
+TORCHRUN = (sys.executable, "-m", "torch.distributed.run")
 
 
 def _run(repo_root, *args, launcher=(sys.executable,)):
@@ -20,13 +31,23 @@ def _run(repo_root, *args, launcher=(sys.executable,)):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=repo_root)
 
 
-@pytest.fixture(scope="module")
-def random_checkpoint(repo_root, sample_data_root, tmp_path_factory):
+def _random_checkpoint(repo_root, sample_data_root, path, reference_init: bool):
+    """A plain ``{'state_dict': ...}`` of the sample config's model, seeded: the reference's N(0, 0.001)
+    init, or PyTorch's default init (larger weights, so the heatmaps have distinct maxima)."""
     cfg = load_cfg(str(repo_root / CFG), ["DATASET.ROOT", str(sample_data_root)])
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "random_init.pth"
-    torch.save({"state_dict": build_model(cfg, is_train=True).state_dict()}, path)
+    torch.save({"state_dict": build_model(cfg, is_train=reference_init).state_dict()}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(repo_root, sample_data_root, tmp_path_factory):
+    return _random_checkpoint(repo_root, sample_data_root, tmp_path_factory.mktemp("ckpt") / "ref.pth", True)
+
+
+@pytest.fixture(scope="module")
+def default_init_checkpoint(repo_root, sample_data_root, tmp_path_factory):
+    return _random_checkpoint(repo_root, sample_data_root, tmp_path_factory.mktemp("ckpt") / "def.pth", False)
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +76,62 @@ def test_test_tool_without_weights_says_what_is_missing(repo_root, sample_data_r
 @pytest.mark.slow
 def test_test_tool_under_torchrun_gives_the_single_process_results(repo_root, sample_data_root,
                                                                     random_checkpoint, single_run, tmp_path):
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun not on PATH")
     proc = _run(repo_root, "DATASET.ROOT", sample_data_root, "OUTPUT_DIR", tmp_path, "WORKERS", 0,
                 "TEST.MODEL_FILE", random_checkpoint, "TEST.BATCH_SIZE_PER_GPU", 5,
-                launcher=("torchrun", "--nproc_per_node", "2", "--master_port", "29531"))
+                launcher=(*TORCHRUN, "--nproc_per_node", "2", "--master_port", "29531"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("results json:") == 1  # only rank 0 evaluates and prints
     # Each rank predicted a shard; rank 0 gathered every box exactly once, in dataset order.
     assert tmp_path.joinpath(*RESULTS).read_bytes() == single_run[1].read_bytes()
+
+
+@pytest.fixture(scope="module")
+def integer_boxes(sample_data_root, tmp_path_factory) -> tuple[str, list[dict]]:
+    """A detector json of the sample val set's persons with integer boxes (exact in float32 and float64,
+    so the tool's records and ``Predictor`` derive the same crops from them)."""
+    val = json.loads((sample_data_root / "annotations" / "person_keypoints_val2017.json").read_text())
+    dets = [{"image_id": a["image_id"], "category_id": 1, "score": 0.9,
+             "bbox": [float(round(v)) for v in a["bbox"]]} for a in val["annotations"] if a["bbox"][2] > 8]
+    path = tmp_path_factory.mktemp("dets") / "dets.json"
+    path.write_text(json.dumps(dets))
+    return str(path), dets
+
+
+def _predictor_results(repo_root, sample_data_root, checkpoint, opts, dets) -> dict:
+    """``Predictor`` keypoints of every box of ``dets``, rounded as the results json is, keyed by
+    (image id, box centre)."""
+    predictor = Predictor.from_checkpoint(checkpoint, str(repo_root / CFG), opts, device="cpu")
+    val = json.loads((sample_data_root / "annotations" / "person_keypoints_val2017.json").read_text())
+    files = {image["id"]: image["file_name"] for image in val["images"]}
+    by_image = collections.defaultdict(list)
+    for det in dets:
+        by_image[det["image_id"]].append(det["bbox"])
+    found = {}
+    for image_id, boxes in by_image.items():
+        image = cv2.imread(str(sample_data_root / "images" / "val2017" / files[image_id]))
+        keypoints = predictor.predict(image, np.array(boxes))
+        centers, scales = boxes_to_centers_scales(np.array(boxes), 96 / 128)
+        rounded = results_arrays([image_id] * len(boxes), keypoints, np.zeros(len(boxes)), centers, scales)
+        for kp, center in zip(rounded["keypoints"], rounded["centers"], strict=True):
+            found[(image_id, *center.tolist())] = kp
+    return found
+
+
+@pytest.mark.parametrize("amp", ["bf16", "none"])
+def test_test_tool_and_predictor_give_the_same_keypoints(repo_root, sample_data_root, default_init_checkpoint,
+                                                         integer_boxes, tmp_path, amp):
+    # OKS_THRE > 1 keeps every box through NMS, so the json holds one entry per GT box. One crop per
+    # forward in both: a float32 convolution's last bits depend on the batch it runs in.
+    opts = ["DATASET.ROOT", str(sample_data_root), "TEST.AMP", amp, "TEST.OKS_THRE", "1.01",
+            "TEST.BATCH_SIZE_PER_GPU", "1", "TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", integer_boxes[0]]
+    checkpoint = default_init_checkpoint
+    proc = _run(repo_root, *opts, "OUTPUT_DIR", tmp_path / amp, "WORKERS", 0, "TEST.MODEL_FILE", checkpoint)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if amp != "none":  # on the CPU, TEST.AMP does not apply, in test.py as in Predictor
+        assert "TEST.AMP = bf16 is CUDA-only" in proc.stdout + proc.stderr
+    tool = json.loads((tmp_path / amp).joinpath(*RESULTS).read_text())
+    predicted = _predictor_results(repo_root, sample_data_root, checkpoint, opts, integer_boxes[1])
+    assert len(tool) == len(predicted) >= 8
+    for person in tool:
+        key = (person["image_id"], *person["center"])
+        np.testing.assert_array_equal(np.reshape(person["keypoints"], (17, 3)), predicted[key])

@@ -82,3 +82,38 @@ def test_strip_prefixes_and_model_only():
     assert list(ckpt.strip_prefixes({"module._orig_mod.a.weight": 1, "b": 2})) == ["a.weight", "b"]
     state = {"model": {}, "optimizer": {}, "epoch": 1, "rng": {}, "config": ""}
     assert set(ckpt.model_only(state)) == {"model", "epoch", "config"}
+
+
+def test_checkpoint_error_carries_the_key_lists():
+    err = ckpt.CheckpointError("checkpoint x.pth does not match", missing=("a",),
+                               mismatched=["b: (1,) vs (2,)"])
+    assert isinstance(err, RuntimeError) and str(err) == "checkpoint x.pth does not match"
+    assert err.missing == ["a"] and err.unexpected == [] and err.mismatched == ["b: (1,) vs (2,)"]
+
+
+def test_load_rejects_a_non_dict_and_a_truncated_file(tmp_path):
+    torch.save([torch.zeros(1)], tmp_path / "list.pth")
+    with pytest.raises(ckpt.CheckpointError, match=r"list\.pth: expected a dict, got list"):
+        ckpt.load_checkpoint(tmp_path / "list.pth")
+    ckpt.save_checkpoint(tmp_path / "full.pth", {"w": torch.zeros(100)})
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "full.pth").read_bytes()[:200])
+    with pytest.raises(ckpt.CheckpointError, match=r"cut\.pth: the file is truncated or not a PyTorch"):
+        ckpt.load_checkpoint(tmp_path / "cut.pth")
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda sd: sd,
+    lambda sd: {"state_dict": {f"module.{k}": v for k, v in sd.items()}, "epoch": 3},
+    lambda sd: {"model": {f"_orig_mod.{k}": v for k, v in sd.items()}, "config": "..."},
+], ids=["plain", "state_dict", "model"])
+def test_state_dict_of_unwraps_and_strips(wrap):
+    state = {"conv.weight": torch.ones(2), "bn.running_mean": torch.zeros(2)}
+    out = ckpt.state_dict_of(wrap(state), "x.pth")
+    assert out.keys() == state.keys() and all(torch.equal(out[k], state[k]) for k in state)
+
+
+def test_state_dict_of_names_a_non_tensor_entry():
+    with pytest.raises(ckpt.CheckpointError, match=r"x\.pth: entry 'epoch' is a int, not a tensor"):
+        ckpt.state_dict_of({"w": torch.zeros(1), "epoch": 3}, "x.pth")
+    with pytest.raises(ckpt.CheckpointError, match=r"x\.pth: expected a state_dict"):
+        ckpt.state_dict_of([torch.zeros(1)], "x.pth")

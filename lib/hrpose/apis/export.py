@@ -61,7 +61,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, input_size, ops
 
 
 def _add_metadata(path, metadata: dict) -> None:
-    import onnx
+    import onnx  # optional dependency (hrpose[export]): needed only to write the metadata
 
     proto = onnx.load(str(path))
     entry = proto.metadata_props.add()
@@ -71,7 +71,7 @@ def _add_metadata(path, metadata: dict) -> None:
 
 def read_metadata(path) -> dict:
     """The ``hrpose`` metadata of an exported file (``{}`` if absent), read with onnxruntime only."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional dependency (hrpose[export]): only to read or check a file
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     text = session.get_modelmeta().custom_metadata_map.get("hrpose")
@@ -80,7 +80,7 @@ def read_metadata(path) -> dict:
 
 def onnx_io(path) -> dict:
     """``{'inputs': [(name, shape, type)], 'outputs': [...]}``; symbolic axes appear as strings."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional dependency (hrpose[export]): only to read or check a file
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return {"inputs": [(i.name, list(i.shape), i.type) for i in session.get_inputs()],
@@ -94,7 +94,7 @@ def check_onnx(path, model: torch.nn.Module, input_size, batch_sizes=(1,), seed:
     same ``randn`` batch ``[b, 3, h, w]`` for each ``b`` in ``batch_sizes``; raises ``ValueError`` when
     the output shapes differ.
     """
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional dependency (hrpose[export]): only to read or check a file
 
     width, height = (int(v) for v in input_size)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

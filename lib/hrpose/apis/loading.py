@@ -17,7 +17,8 @@ from yacs.config import CfgNode
 
 from hrpose.config import ConfigError, get_cfg, load_cfg
 from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
-from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, strip_prefixes
+from hrpose.models import build_model, load_state_dict
+from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +57,7 @@ def cfg_from_yaml_string(text: str, opts: Sequence[str] = (), source: str = "che
 
 def build_inference_model(cfg: CfgNode) -> torch.nn.Module:
     """``build_model(cfg, is_train=False)`` in eval mode (no pretrained backbone is loaded)."""
-    from hrpose.models import build_model
-
     return build_model(cfg, is_train=False).eval()
-
-
-def _load_state_dict(model: torch.nn.Module, state_dict: dict, source: str) -> None:
-    """Strict load; a mismatch raises ``CheckpointError`` naming the file and the offending keys."""
-    state_dict = strip_prefixes(state_dict)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    shapes = sorted(k for k in set(own) & set(state_dict)
-                    if tuple(own[k].shape) != tuple(state_dict[k].shape))
-    if missing or unexpected or shapes:
-        raise CheckpointError(
-            f"{source}: weights do not fit the model of its config: {len(missing)} missing "
-            f"{missing[:5]}, {len(unexpected)} unexpected {unexpected[:5]}, "
-            f"{len(shapes)} mis-shaped {shapes[:5]}")
-    model.load_state_dict(state_dict, strict=True)
 
 
 def _keypoint_set(state: dict, cfg: CfgNode) -> KeypointSet:
@@ -116,15 +99,13 @@ def load_pose_model(checkpoint: str | os.PathLike | None = None, cfg_path: str |
         else:
             cfg = cfg_from_yaml_string(state["config"], opts, source)
         model = build_inference_model(cfg)
-        _load_state_dict(model, state["model"], source)
+        load_state_dict(model, state["model"], source)
         return LoadedModel(model, cfg, _keypoint_set(state, cfg), source)
     if cfg_path is None:
         raise CheckpointError(
             f"{source} is a plain state_dict without a stored config: pass the experiment yaml it was "
             "trained with (--cfg FILE / cfg_path=...), e.g. experiments/coco/hrnet/w32_256x192.yaml")
-    from hrpose.models import load_weights
-
     cfg = load_cfg(cfg_path, opts)
     model = build_inference_model(cfg)
-    load_weights(model, source)
-    return LoadedModel(model.eval(), cfg, build_keypoint_set(cfg), source)
+    load_state_dict(model, state_dict_of(state, source), source)
+    return LoadedModel(model, cfg, build_keypoint_set(cfg), source)

@@ -13,61 +13,45 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from hrpose.apis.loading import build_inference_model, load_pose_model
 from hrpose.codecs import build_codec
 from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
 from hrpose.datasets.transforms import BOX_PADDING, boxes_to_centers_scales, warp_image
-from hrpose.utils.dist import select_device
+from hrpose.engine.options import TestOptions, build_test_options
+from hrpose.engine.predict import decode_heatmaps, forward_heatmaps, prepare_model
+from hrpose.models import load_weights
+from hrpose.utils.dist import resolve_device
 
 logger = logging.getLogger(__name__)
 
 COLOR_ORDERS = ("bgr", "rgb")
-DECODE_METHODS = ("standard", "dark")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """None / 'auto' -> CUDA when available, else CPU; a string or ``torch.device`` is used as given."""
-    if isinstance(device, torch.device):
-        return device
-    return select_device(device or "auto")
 
 
 class Predictor:
     """Top-down pose inference with batched crops and optional flip test.
 
     Args:
-        model: ``images float [N, 3, H, W] (normalised) -> heatmaps [N, K, h, w]``.
+        model: ``images float [N, 3, H, W] (normalised) -> heatmaps [N, K, H/4, W/4]``; prepared for
+            inference here (``hrpose.engine.predict.prepare_model``: device, eval, fuse BN, channels_last,
+            compile as ``options`` say).
         codec: a ``hrpose.codecs`` codec (``input_size``, ``image_affine``, ``decode``, ``heatmap_to_image``).
         keypoint_set: gives K and the left/right flip permutation.
+        options: ``TestOptions`` (flip test, shift, decoding, AMP, batch size, ...). Build them with
+            ``hrpose.engine.build_test_options(cfg, device, **overrides)`` so that AMP is resolved for the
+            device exactly as ``tools/test.py`` resolves it; the default is the reference test protocol.
         device: None or 'auto' (CUDA if present), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``.
-        flip_test: average with the heatmaps of the mirrored crops (run in the same forward batch).
-        shift_heatmap: the reference's one-pixel shift of the flipped heatmaps (``TEST.SHIFT_HEATMAP``).
-        decode: 'standard' (reference argmax + quarter offset) or 'dark' (``TEST.DECODE``).
-        post_process: refine the argmax (``TEST.POST_PROCESS``); False gives the raw integer argmax.
         color_rgb: the channel order the model was trained with (``DATASET.COLOR_RGB``).
-        max_batch: most crops per forward pass (flip test doubles the tensor batch).
-        amp: 'none' | 'bf16' | 'fp16' autocast of the forward (CUDA only; ``TEST.AMP``).
-        channels_last: NHWC input (``TEST.CHANNELS_LAST``).
     """
 
-    def __init__(self, model: torch.nn.Module, codec, keypoint_set: KeypointSet, device=None,
-                 flip_test: bool = True, shift_heatmap: bool = True, decode: str = "standard",
-                 post_process: bool = True, color_rgb: bool = False, max_batch: int = 64, amp: str = "none",
-                 channels_last: bool = False):
-        if decode not in DECODE_METHODS:
-            raise ValueError(f"decode must be one of {DECODE_METHODS} (TEST.DECODE), got {decode!r}")
+    def __init__(self, model: torch.nn.Module, codec, keypoint_set: KeypointSet,
+                 options: TestOptions = TestOptions(), device=None, color_rgb: bool = False):
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.options = options
+        self.model = prepare_model(model, options, self.device)
         self.codec = codec
         self.keypoint_set = keypoint_set
-        self.flip_test = bool(flip_test)
-        self.shift_heatmap = bool(shift_heatmap)
-        self.decode = decode
-        self.post_process = bool(post_process)
         self.color_rgb = bool(color_rgb)
-        self.max_batch = max(1, int(max_batch))
         self.cfg = None  # the config it was built from (set by from_config / from_checkpoint)
-        self.amp = amp if self.device.type == "cuda" else "none"  # autocast only on CUDA, as TEST.AMP
-        self.channels_last = bool(channels_last)
         input_w, input_h = codec.input_size
         self.aspect_ratio = float(input_w) / float(input_h)
 
@@ -75,15 +59,11 @@ class Predictor:
     def from_config(cls, cfg, weights: str | None = None, device=None, **overrides) -> "Predictor":
         """Build the model of ``cfg`` (``build_model(cfg, is_train=False)``), load ``weights`` if given.
 
-        Test-time options come from ``cfg.TEST`` (FLIP_TEST, SHIFT_HEATMAP, DECODE, POST_PROCESS,
-        FUSE_BN) and the channel order from ``DATASET.COLOR_RGB``; keyword ``overrides`` win.
+        Test-time options come from ``cfg.TEST`` (``build_test_options``) and the channel order from
+        ``DATASET.COLOR_RGB``; keyword ``overrides`` (``TestOptions`` field names) win.
         """
-        from hrpose.apis.loading import build_inference_model
-
         model = build_inference_model(cfg)
         if weights:
-            from hrpose.models import load_weights
-
             load_weights(model, weights)
         else:
             logger.warning("Predictor.from_config without weights: the model has RANDOM weights")
@@ -96,23 +76,14 @@ class Predictor:
 
         ``opts`` are ``KEY VALUE`` config overrides; see ``hrpose.apis.loading.load_pose_model``.
         """
-        from hrpose.apis.loading import load_pose_model
-
         loaded = load_pose_model(path, cfg_path, opts)
         return cls._from_parts(loaded.model, loaded.cfg, loaded.keypoint_set, device, overrides)
 
     @classmethod
     def _from_parts(cls, model, cfg, keypoint_set, device, overrides: dict) -> "Predictor":
-        if cfg.TEST.FUSE_BN:
-            from hrpose.models import fuse_conv_bn
-
-            model = fuse_conv_bn(model.eval())
-        options = dict(flip_test=cfg.TEST.FLIP_TEST, shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
-                       decode=cfg.TEST.DECODE, post_process=cfg.TEST.POST_PROCESS,
-                       color_rgb=cfg.DATASET.COLOR_RGB, max_batch=cfg.TEST.BATCH_SIZE_PER_GPU,
-                       amp=cfg.TEST.AMP, channels_last=cfg.TEST.CHANNELS_LAST)
-        options.update(overrides)
-        predictor = cls(model, build_codec(cfg), keypoint_set, device=device, **options)
+        device = resolve_device(device)
+        options = build_test_options(cfg, device, **overrides)
+        predictor = cls(model, build_codec(cfg), keypoint_set, options, device, bool(cfg.DATASET.COLOR_RGB))
         predictor.cfg = cfg
         return predictor
 
@@ -129,32 +100,24 @@ class Predictor:
         return crops, centers, scales
 
     def _heatmap_batches(self, crops: np.ndarray):
-        """Heatmaps float32 [n, K, h, w] on the device, per batch of up to ``max_batch`` crops.
-
-        The forward is evaluation's (``hrpose.engine.predict.forward_heatmaps``): uint8 crops go to
-        the device and are normalised there, mirrored crops share the forward batch.
-        """
-        from hrpose.engine.predict import forward_heatmaps
-
-        flip_index = self.keypoint_set.flip_index if self.flip_test else None
-        for start in range(0, len(crops), self.max_batch):
-            chunk = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.max_batch]))
-            yield forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index,
-                                   self.shift_heatmap, self.amp, self.channels_last)
+        """Heatmaps float32 [n, K, h, w] on the device, per batch of up to ``options.batch_size`` crops,
+        by evaluation's forward (uint8 crops normalised on the device, mirrored crops in the same batch)."""
+        flip_index = self.keypoint_set.flip_index if self.options.flip_test else None
+        batch = self.options.batch_size
+        for start in range(0, len(crops), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(crops[start:start + batch]))
+            yield forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index, self.options)
 
     @torch.inference_mode()
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """Heatmaps float32 [N, K, h, w] (flip-averaged if ``flip_test``) of crops uint8 [N, H, W, 3]."""
+        """Heatmaps float32 [N, K, h, w] (flip-averaged with ``flip_test``) of crops uint8 [N, H, W, 3]."""
         return np.concatenate([out.cpu().numpy() for out in self._heatmap_batches(crops)])
 
     @torch.inference_mode()
     def _decode(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(coords [N, K, 2] heatmap px, scores [N, K]) of crops, decoded as evaluation decodes (on the
         device when the heatmaps are there, so only coordinates come back)."""
-        from hrpose.engine.predict import decode_heatmaps
-
-        parts = [decode_heatmaps(self.codec, out, self.decode, self.post_process)
-                 for out in self._heatmap_batches(crops)]
+        parts = [decode_heatmaps(self.codec, out, self.options) for out in self._heatmap_batches(crops)]
         return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
 
     def predict(self, image: np.ndarray, boxes=None, color: str = "bgr") -> np.ndarray:

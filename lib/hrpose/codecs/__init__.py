@@ -1,29 +1,25 @@
 """Heatmap codecs: target encoding, decoding (standard / DARK / UDP) and flip-back.
 
-``build_codec(cfg)`` is the only function here that reads the config; codecs take explicit sizes.
-Sizes are ``(w, h)``; heatmaps are ``[K, h, w]`` (one person) or ``[N, K, h, w]``.
+``build_codec(cfg)`` and ``build_target_renderer(cfg, codec, keypoint_set)`` are the only functions here
+that read the config; they run once per process (trainer, evaluation, tools) and their results are
+passed to the dataset, the training step and evaluation. Codecs take explicit sizes. Sizes are
+``(w, h)``; heatmaps are ``[K, h, w]`` (one person) or ``[N, K, h, w]``.
 """
 
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hrpose.codecs.flip import flip_heatmaps_back
 from hrpose.codecs.msra import MSRAHeatmap
+from hrpose.codecs.msra_torch import MSRATargetRenderer
 from hrpose.codecs.udp import UDPHeatmap
 
-__all__ = ["HeatmapCodec", "MSRAHeatmap", "UDPHeatmap", "build_codec", "flip_heatmaps_back"]
+__all__ = ["HeatmapCodec", "MSRAHeatmap", "MSRATargetRenderer", "UDPHeatmap", "build_codec",
+           "build_target_renderer", "flip_heatmaps_back"]
 
 CODECS = {"msra": MSRAHeatmap, "udp": UDPHeatmap}
 
-
-def __getattr__(name: str):
-    # flip-back works on torch tensors; importing it lazily keeps encode/decode usable with numpy alone
-    # (an ONNX deployment needs onnxruntime, numpy and OpenCV, not torch)
-    if name == "flip_heatmaps_back":
-        from hrpose.codecs.flip import flip_heatmaps_back
-
-        return flip_heatmaps_back
-    raise AttributeError(f"module 'hrpose.codecs' has no attribute {name!r}")
 
 
 @runtime_checkable
@@ -55,3 +51,17 @@ def build_codec(cfg) -> HeatmapCodec:
     if name not in CODECS:
         raise ValueError(f"MODEL.CODEC must be one of {sorted(CODECS)}, got {cfg.MODEL.CODEC!r}")
     return CODECS[name](cfg.MODEL.IMAGE_SIZE, cfg.MODEL.HEATMAP_SIZE, cfg.MODEL.SIGMA)
+
+
+def build_target_renderer(cfg, codec: HeatmapCodec, keypoint_set) -> MSRATargetRenderer | None:
+    """The renderer of ``codec``'s training targets on the device (``TRAIN.TARGETS_ON_DEVICE``), with
+    ``keypoint_set``'s joint weights per ``LOSS.USE_DIFFERENT_JOINTS_WEIGHT``; None when the data
+    workers encode the targets. Raises ``ValueError`` naming the keys when the codec is not MSRA (the
+    only codec with a device renderer)."""
+    if not cfg.TRAIN.TARGETS_ON_DEVICE:
+        return None
+    if not isinstance(codec, MSRAHeatmap):
+        raise ValueError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got {cfg.MODEL.CODEC!r}: "
+                         "set TRAIN.TARGETS_ON_DEVICE False (the data workers then encode the targets)")
+    joint_weights = keypoint_set.joint_weights if cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT else None
+    return MSRATargetRenderer(codec.heatmap_size, codec.sigma, joint_weights)

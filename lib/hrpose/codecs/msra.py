@@ -15,7 +15,7 @@ from hrpose.codecs import refine
 from hrpose.datasets import transforms as T
 
 
-def check_sizes(input_size, heatmap_size, sigma) -> tuple[tuple[int, int], tuple[int, int], float]:
+def codec_sizes(input_size, heatmap_size, sigma) -> tuple[tuple[int, int], tuple[int, int], float]:
     """Validate and normalise the codec arguments; raises ``ValueError`` naming the bad value."""
     sizes = []
     for name, size in (("input_size", input_size), ("heatmap_size", heatmap_size)):
@@ -100,7 +100,7 @@ class MSRAHeatmap(CodecBase):
     udp = False
 
     def __init__(self, input_size, heatmap_size, sigma=2):
-        self.input_size, self.heatmap_size, self.sigma = check_sizes(input_size, heatmap_size, sigma)
+        self.input_size, self.heatmap_size, self.sigma = codec_sizes(input_size, heatmap_size, sigma)
         self.stride = np.asarray(self.input_size, np.float64) / np.asarray(self.heatmap_size, np.float64)
         self._patch = reference_gaussian_patch(self.sigma)
         self._windows = self._patch_windows()

@@ -36,15 +36,6 @@ class MSRATargetRenderer:
                                else torch.as_tensor(np.asarray(joint_weights, dtype=np.float32)))
         self._on_device: dict[torch.device, tuple] = {}
 
-    @classmethod
-    def from_codec(cls, codec, joint_weights=None) -> "MSRATargetRenderer":
-        """The renderer of an ``MSRAHeatmap``; ``ValueError`` for any other codec (UDP is not ported)."""
-        if not isinstance(codec, MSRAHeatmap):
-            raise ValueError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got {codec!r}; "
-                             "set TRAIN.TARGETS_ON_DEVICE False (targets are then encoded by the data "
-                             "workers)")
-        return cls(codec.heatmap_size, codec.sigma, joint_weights)
-
     def _constants(self, device: torch.device) -> tuple[Tensor, Tensor | None]:
         """The patch and joint weights on ``device``, copied once per device."""
         if device not in self._on_device:

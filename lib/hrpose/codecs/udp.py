@@ -16,7 +16,7 @@ refines with DARK-UDP, as mmpose's UDP codec does.
 import numpy as np
 
 from hrpose.codecs import refine
-from hrpose.codecs.msra import CodecBase, check_sizes, outside, target_weights, window_bounds, window_mask
+from hrpose.codecs.msra import CodecBase, codec_sizes, outside, target_weights, window_bounds, window_mask
 from hrpose.datasets import transforms as T
 
 
@@ -32,7 +32,7 @@ class UDPHeatmap(CodecBase):
     udp = True
 
     def __init__(self, input_size, heatmap_size, sigma=2):
-        self.input_size, self.heatmap_size, self.sigma = check_sizes(input_size, heatmap_size, sigma)
+        self.input_size, self.heatmap_size, self.sigma = codec_sizes(input_size, heatmap_size, sigma)
         # crop px -> heatmap px factor per axis (x, y)
         hm, inp = np.asarray(self.heatmap_size, np.float64), np.asarray(self.input_size, np.float64)
         self.factor = (hm - 1) / (inp - 1)

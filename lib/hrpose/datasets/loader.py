@@ -22,8 +22,8 @@ from yacs.config import CfgNode
 
 from hrpose.datasets.augment import AugmentConfig
 from hrpose.datasets.coco import load_coco_records, select_data
-from hrpose.datasets.keypoints import build_keypoint_set
-from hrpose.datasets.topdown import DEFAULT_CACHE_BYTES, TopDownDataset
+from hrpose.datasets.keypoints import KeypointSet
+from hrpose.datasets.topdown import DEFAULT_CACHE_BYTES, SampleOptions, TopDownDataset
 from hrpose.utils.dist import get_rank, get_world_size
 
 logger = logging.getLogger(__name__)
@@ -99,19 +99,19 @@ def check_dataset_config(cfg: CfgNode) -> None:
         raise DatasetConfigError("DATASET.ROOT is empty: set it to the dataset folder (see data/README.md)")
 
 
-def build_dataset(cfg: CfgNode, is_train: bool) -> TopDownDataset:
+def build_dataset(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet,
+                  target_renderer=None) -> TopDownDataset:
     """The training (``TRAIN_SET``, GT boxes, augmentation) or evaluation (``TEST_SET``, GT boxes or the
-    detector json per ``TEST.USE_GT_BBOX``) dataset."""
-    # Imported here: hrpose.codecs imports hrpose.datasets.transforms, so a module-level import
-    # would make the two packages import each other while half-initialised.
-    from hrpose.codecs import build_codec
+    detector json per ``TEST.USE_GT_BBOX``) dataset.
 
+    ``codec`` (``hrpose.codecs.build_codec``) and ``keypoint_set`` (``build_keypoint_set``) are built once
+    by the caller, which keeps them; with a ``target_renderer`` (``hrpose.codecs.build_target_renderer``)
+    the training items carry keypoints for it instead of heatmaps.
+    """
     check_dataset_config(cfg)
-    keypoint_set = build_keypoint_set(cfg)
-    codec = build_codec(cfg)
     width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
     image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
-    records, ann_file = load_coco_records(
+    records, _ = load_coco_records(
         cfg.DATASET.ROOT, image_set, keypoint_set.num_keypoints, width / height,
         use_gt_boxes=is_train or cfg.TEST.USE_GT_BBOX, det_file=cfg.TEST.COCO_BBOX_FILE,
         score_threshold=float(cfg.TEST.IMAGE_THRE), extension=cfg.DATASET.DATA_FORMAT)
@@ -119,32 +119,19 @@ def build_dataset(cfg: CfgNode, is_train: bool) -> TopDownDataset:
         records = select_data(records)
     if not records:
         raise DatasetConfigError(f"no person boxes in image set {image_set!r} under {cfg.DATASET.ROOT}")
-    on_device = is_train and bool(cfg.TRAIN.TARGETS_ON_DEVICE)
-    if on_device and cfg.MODEL.CODEC != "msra":
-        raise DatasetConfigError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got "
-                                 f"{cfg.MODEL.CODEC!r}: set TRAIN.TARGETS_ON_DEVICE False")
-    augment = AugmentConfig(
-        scale_factor=float(cfg.DATASET.SCALE_FACTOR), rot_factor=float(cfg.DATASET.ROT_FACTOR),
-        flip=bool(cfg.DATASET.FLIP), prob_half_body=float(cfg.DATASET.PROB_HALF_BODY),
-        num_joints_half_body=int(cfg.DATASET.NUM_JOINTS_HALF_BODY), aspect_ratio=width / height)
-    return TopDownDataset(
-        records, keypoint_set, codec, is_train=is_train, augment=augment, seed=cfg.SEED,
-        color_rgb=cfg.DATASET.COLOR_RGB, use_joint_weights=cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT,
+    augment = None
+    if is_train:
+        augment = AugmentConfig(
+            scale_factor=float(cfg.DATASET.SCALE_FACTOR), rot_factor=float(cfg.DATASET.ROT_FACTOR),
+            flip=bool(cfg.DATASET.FLIP), prob_half_body=float(cfg.DATASET.PROB_HALF_BODY),
+            num_joints_half_body=int(cfg.DATASET.NUM_JOINTS_HALF_BODY), aspect_ratio=width / height)
+    options = SampleOptions(
+        seed=int(cfg.SEED), color_rgb=bool(cfg.DATASET.COLOR_RGB),
+        use_joint_weights=bool(cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT),
         cache_bytes=DEFAULT_CACHE_BYTES if cfg.DATASET.CACHE_IMAGES else 0,
-        skip_bad_images=cfg.DATASET.SKIP_BAD_IMAGES, annotation_file=ann_file, image_set=image_set,
-        targets_on_device=on_device)
-
-
-def build_target_renderer(cfg: CfgNode, dataset: TopDownDataset):
-    """The ``MSRATargetRenderer`` that completes a ``TRAIN.TARGETS_ON_DEVICE`` training dataset's items
-    on the device (with the keypoint set's joint weights per ``LOSS.USE_DIFFERENT_JOINTS_WEIGHT``);
-    None when the dataset encodes its own targets."""
-    if not dataset.targets_on_device:
-        return None
-    from hrpose.codecs.msra_torch import MSRATargetRenderer  # torch-side codec, see build_dataset
-
-    joint_weights = dataset.keypoint_set.joint_weights if cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT else None
-    return MSRATargetRenderer.from_codec(dataset.codec, joint_weights)
+        skip_bad_images=bool(cfg.DATASET.SKIP_BAD_IMAGES),
+        targets_on_device=is_train and target_renderer is not None)
+    return TopDownDataset(records, keypoint_set, codec, augment, options)
 
 
 def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, shuffle: bool,
@@ -159,10 +146,12 @@ def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, sh
     return SequentialSampler(dataset)
 
 
-def build_dataloader(cfg: CfgNode, is_train: bool, distributed: bool) -> DataLoader:
-    """DataLoader over ``build_dataset(cfg, is_train)``; batch ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per
-    process, ``WORKERS`` persistent workers, pinned memory only with CUDA, ``drop_last`` False."""
-    dataset = build_dataset(cfg, is_train)
+def build_dataloader(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet, distributed: bool = False,
+                     target_renderer=None) -> DataLoader:
+    """DataLoader over ``build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)``; batch
+    ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per process, ``WORKERS`` persistent workers, pinned memory only with
+    CUDA, ``drop_last`` False. ``distributed``: shard over the process group's ranks."""
+    dataset = build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)
     sampler = build_sampler(dataset, is_train, distributed, bool(cfg.TRAIN.SHUFFLE), int(cfg.SEED))
     batch_size = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
     workers = int(cfg.WORKERS)

@@ -10,6 +10,7 @@ small crop, never on the full image.
 
 import logging
 import os
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -76,51 +77,52 @@ class ImageCache:
         return image
 
 
+@dataclass(frozen=True)
+class SampleOptions:
+    """How a ``TopDownDataset`` makes its samples (from ``SEED``, ``DATASET.*``, ``LOSS.*``)."""
+
+    seed: int = 0  # base of the per-sample random streams (seed, epoch, index)
+    color_rgb: bool = False  # hand out RGB (True) or BGR (False) crops
+    use_joint_weights: bool = False  # multiply target weights by the keypoint set's joint weights
+    cache_bytes: int = 0  # keep decoded images in RAM up to this many bytes per process (0 = no cache)
+    skip_bad_images: bool = False  # a missing/undecodable image is logged, counted and skipped
+    targets_on_device: bool = False  # items carry heatmap-px keypoints instead of heatmaps (see make_sample)
+
+
 class TopDownDataset(Dataset):
     """Top-down samples over a list of ``PersonRecord``.
 
     Args:
         records: person boxes (never modified).
         keypoint_set: the K keypoints (flip permutation, joint weights, upper body).
-        codec: ``image_affine`` and ``encode`` (``hrpose.codecs``).
-        is_train: sample augmentation (True) or use the record's centre/scale as is (False).
-        augment: augmentation settings (train only).
-        seed: base of the per-sample random streams ``(seed, epoch, index)``.
-        color_rgb: hand out RGB (True) or BGR (False) images.
-        use_joint_weights: multiply target weights by ``keypoint_set.joint_weights``.
-        cache_bytes: keep decoded images in RAM up to this many bytes per process (0 = no cache).
-        skip_bad_images: on a missing/undecodable image, log it and return the next record's sample
-            (counted in ``bad_images``) instead of raising.
-        annotation_file, image_set: the GT json (None for test sets) and the set name, for evaluation.
-        targets_on_device: no ``heatmaps`` in the item but ``keypoints`` in heatmap px, for
-            ``MSRATargetRenderer`` on the training device (MSRA codec only; see ``make_sample``).
+        codec: ``image_affine`` and ``encode`` (``hrpose.codecs``); with ``targets_on_device`` also
+            ``heatmap_keypoints`` (the MSRA codec; ``hrpose.codecs.build_target_renderer`` checks it).
+        augment: augmentation settings (training); None = evaluation: each record's centre/scale as is.
+        options: ``SampleOptions``.
     """
 
-    def __init__(self, records: list[PersonRecord], keypoint_set: KeypointSet, codec, *, is_train: bool,
-                 augment: AugmentConfig | None = None, seed: int = 0, color_rgb: bool = False,
-                 use_joint_weights: bool = False, cache_bytes: int = 0, skip_bad_images: bool = False,
-                 annotation_file: str | None = None, image_set: str = "", targets_on_device: bool = False):
+    def __init__(self, records: list[PersonRecord], keypoint_set: KeypointSet, codec,
+                 augment: AugmentConfig | None = None, options: SampleOptions = SampleOptions()):
         self.records = records
         self.keypoint_set = keypoint_set
         self.codec = codec
-        self.is_train = is_train
-        self.augment = augment or AugmentConfig()
-        self.seed = int(seed)
-        self.color_rgb = color_rgb
-        self.use_joint_weights = use_joint_weights
-        self.skip_bad_images = skip_bad_images
-        self.annotation_file = annotation_file
-        self.image_set = image_set
-        if targets_on_device and not hasattr(codec, "heatmap_keypoints"):
-            raise ValueError(f"TRAIN.TARGETS_ON_DEVICE supports MODEL.CODEC msra only, got {codec!r}")
-        self.targets_on_device = targets_on_device
+        self.augment = augment
+        self.options = options
         self.bad_images = 0
-        self._cache = ImageCache(cache_bytes) if cache_bytes > 0 else None
+        self._cache = ImageCache(options.cache_bytes) if options.cache_bytes > 0 else None
         self._flip_index = keypoint_set.flip_index
         self._part_ids = (tuple(keypoint_set.upper_body_ids), keypoint_set.lower_body_ids)
         self._joint_weights = np.asarray(keypoint_set.joint_weights, dtype=np.float32)
         # Shared memory, so set_epoch in the main process reaches persistent DataLoader workers.
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+
+    @property
+    def is_train(self) -> bool:
+        return self.augment is not None
+
+    @property
+    def targets_on_device(self) -> bool:
+        return self.options.targets_on_device
 
     def __len__(self) -> int:
         return len(self.records)
@@ -143,7 +145,7 @@ class TopDownDataset(Dataset):
             try:
                 image = self.load_image(self.records[i].image_path)
             except ImageReadError as err:
-                if not self.skip_bad_images:
+                if not self.options.skip_bad_images:
                     raise
                 self.bad_images += 1
                 logger.warning("%s; skipped (%d bad images so far in this process)", err, self.bad_images)
@@ -156,7 +158,7 @@ class TopDownDataset(Dataset):
         rec = self.records[index]
         if not self.is_train:
             return rec.center, rec.scale, 0.0, False
-        rng = sample_rng(self.seed, self.epoch, index)
+        rng = sample_rng(self.options.seed, self.epoch, index)
         p = sample_augment_params(rng, rec.center, rec.scale, rec.keypoints, self.augment, self._part_ids)
         return p.center, p.scale, p.rotation, p.flip
 
@@ -175,7 +177,7 @@ class TopDownDataset(Dataset):
         center, scale, rotation, flip = self.crop_params(index)
         matrix = self.codec.image_affine(center, scale, rotation, flip_width=width if flip else None)
         crop = T.warp_image(image, matrix, self.codec.input_size)
-        if self.color_rgb:
+        if self.options.color_rgb:
             crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
         points, visible = crop_keypoints(rec.keypoints, matrix, self._flip_index if flip else None)
         if self.targets_on_device:
@@ -183,7 +185,7 @@ class TopDownDataset(Dataset):
             targets = {"keypoints": torch.from_numpy(keypoints)}
         else:
             heatmaps, weights = self.codec.encode(points, visible)
-            if self.use_joint_weights:
+            if self.options.use_joint_weights:
                 weights = weights * self._joint_weights
             targets = {"heatmaps": torch.from_numpy(heatmaps)}
         meta = {

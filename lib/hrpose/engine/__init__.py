@@ -1,23 +1,27 @@
-"""Training and evaluation loops: ``train_one_epoch``, ``predict`` (flip test), ``evaluate_model``.
+"""Training and evaluation: ``train_one_epoch``, ``predict`` (flip test), ``Evaluator``, the options
+objects, the optimizer and schedule, and the training driver ``train`` used by ``tools/train.py``."""
 
-Submodules are imported on first use so that ``import hrpose.engine.predict`` stays light.
-"""
+from hrpose.engine.amp import autocast, resolve_amp
+from hrpose.engine.evaluate import Evaluator, build_evaluator
+from hrpose.engine.optim import build_optimizer, build_scheduler
+from hrpose.engine.options import TestOptions, TrainOptions, build_test_options, build_train_options
+from hrpose.engine.predict import predict, predict_oracle, prepare_model
+from hrpose.engine.train_loop import TrainStep, train_one_epoch
 
-import importlib
-
-_EXPORTS = {
-    "predict": "predict",
-    "predict_oracle": "predict",
-    "evaluate_model": "evaluate",
-    "train_one_epoch": "train_loop",
-    "build_optimizer": "optim",
-    "build_scheduler": "optim",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'hrpose.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__all__ = [
+    "Evaluator",
+    "TestOptions",
+    "TrainOptions",
+    "TrainStep",
+    "autocast",
+    "build_evaluator",
+    "build_optimizer",
+    "build_scheduler",
+    "build_test_options",
+    "build_train_options",
+    "predict",
+    "predict_oracle",
+    "prepare_model",
+    "resolve_amp",
+    "train_one_epoch",
+]

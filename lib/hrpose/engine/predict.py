@@ -1,8 +1,9 @@
 """Prediction over an evaluation loader -> ``PosePredictions`` (image pixels), flip test on the device.
 
-``predict(model, loader, device, codec, keypoint_set, flip_test, shift_heatmap, decode, amp,
-channels_last)`` runs the network; ``predict_oracle(loader, codec, decode)`` decodes the codec's own
-target heatmaps instead (the AP ceiling set by the heatmap resolution and the codec).
+``predict(model, loader, device, codec, keypoint_set, options)`` runs the network with ``TestOptions``;
+``predict_oracle(loader, codec, options)`` decodes the codec's own target heatmaps instead (the AP
+ceiling set by the heatmap resolution and the codec). ``prepare_model``, ``forward_heatmaps`` and
+``decode_heatmaps`` are the steps ``Predictor`` shares, so evaluation and inference agree exactly.
 
 Decoding: on an accelerator, MSRA ``standard`` runs there (``codecs.msra_torch.decode_standard``, equal
 to the numpy codec), so only coords [B,K,2] and scores [B,K] come back to the host instead of the
@@ -22,20 +23,33 @@ import torch
 
 from hrpose.codecs import MSRAHeatmap, flip_heatmaps_back
 from hrpose.codecs.msra_torch import decode_standard
+from hrpose.datasets.keypoints import KeypointSet
 from hrpose.datasets.transforms import PIXEL_STD
-from hrpose.engine.amp import AMP_DTYPES, autocast
+from hrpose.engine.amp import autocast
+from hrpose.engine.options import TestOptions
 from hrpose.evaluation import PosePredictions
-from hrpose.models import normalize_images
+from hrpose.models import fuse_conv_bn, normalize_images
 from hrpose.utils.dist import all_gather_objects, get_world_size
 
 logger = logging.getLogger(__name__)
 
 
+def prepare_model(model: torch.nn.Module, options: TestOptions, device: torch.device) -> torch.nn.Module:
+    """``model`` ready for inference as ``options`` say: on ``device``, eval mode, NHWC weights with
+    ``channels_last``, BatchNorm folded with ``fuse_bn``, compiled with ``compile``."""
+    model = model.to(device).eval()
+    if options.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if options.fuse_bn:
+        model = fuse_conv_bn(model)
+    if options.compile:
+        model = torch.compile(model, mode=options.compile)
+    return model
+
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoint_set, flip_test: bool,
-            shift_heatmap: bool, decode: str, amp: str = "none", channels_last: bool = False,
-            post_process: bool = True) -> PosePredictions:
+def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoint_set: KeypointSet,
+            options: TestOptions) -> PosePredictions:
     """Predict every box of ``loader`` (batches of uint8 ``image`` [B,3,H,W] and ``meta``).
 
     Args:
@@ -44,69 +58,64 @@ def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoin
         device: where the forward, the flip-back and the averaging run.
         codec: ``decode`` + ``heatmap_to_image`` (``hrpose.codecs``).
         keypoint_set: its ``flip_index`` pairs the channels for the flip test.
-        flip_test: also run the mirrored crops (in the same batch) and average the flipped-back maps.
-        shift_heatmap: the reference's one-column shift of the flipped-back maps.
-        decode: ``standard`` | ``dark`` (``codec.decode`` method).
-        amp: ``none`` | ``bf16`` | ``fp16`` autocast of the forward; channels_last: NHWC input.
-        post_process: sub-pixel refinement in ``codec.decode`` (``TEST.POST_PROCESS``; off = raw argmax).
+        options: flip test, shift, decoding, AMP, channels_last (``build_test_options``).
     Returns:
         ``PosePredictions`` in dataset order (keypoint scores = decoded heatmap maxima; box score from
         ``meta['score']``; area ``prod(scale * 200)``).
     """
-    if amp not in AMP_DTYPES:  # fail before the first batch, not inside the loop
-        raise ValueError(f"TEST.AMP = {amp!r}: expected one of {sorted(AMP_DTYPES)}")
-    flip_index = keypoint_set.flip_index if flip_test else None
+    flip_index = keypoint_set.flip_index if options.flip_test else None
     was_training = model.training
     model.eval()
     parts = []
     try:
         for batch in loader:
-            heatmaps = forward_heatmaps(model, batch["image"], device, flip_index, shift_heatmap, amp,
-                                        channels_last)
-            coords, scores = decode_heatmaps(codec, heatmaps, decode, post_process)
+            heatmaps = forward_heatmaps(model, batch["image"], device, flip_index, options)
+            coords, scores = decode_heatmaps(codec, heatmaps, options)
             parts.append(_batch_predictions(codec, batch["meta"], coords, scores))
     finally:
         model.train(was_training)
     return gather_predictions(parts, keypoint_set.num_keypoints)
 
 
-def decode_heatmaps(codec, heatmaps: torch.Tensor, decode: str, post_process: bool,
-                    on_device: bool | None = None):
+def decode_heatmaps(codec, heatmaps: torch.Tensor, options: TestOptions, on_device: bool | None = None):
     """``codec.decode`` of heatmaps [B,K,h,w] on any device -> (coords float64 [B,K,2], scores float32 [B,K])
-    as numpy. MSRA ``standard`` decodes in torch where the heatmaps are when ``on_device`` (default:
-    when they are not on the CPU); the values are the numpy codec's either way."""
+    as numpy, with ``options.decode`` / ``post_process``. MSRA ``standard`` decodes in torch where the
+    heatmaps are when ``on_device`` (default: when they are not on the CPU); the values are the numpy
+    codec's either way."""
     if on_device is None:
         on_device = heatmaps.device.type != "cpu"
-    if on_device and decode == "standard" and isinstance(codec, MSRAHeatmap):
-        coords, scores = decode_standard(heatmaps.float(), post_process)
+    if on_device and options.decode == "standard" and isinstance(codec, MSRAHeatmap):
+        coords, scores = decode_standard(heatmaps.float(), options.post_process)
         return coords.cpu().numpy().astype(np.float64), scores.cpu().numpy()
-    return codec.decode(heatmaps.float().cpu().numpy(), method=decode, post_process=post_process)
+    return codec.decode(heatmaps.float().cpu().numpy(), method=options.decode,
+                        post_process=options.post_process)
 
 
-def forward_heatmaps(model, images: torch.Tensor, device: torch.device, flip_index, shift: bool,
-                     amp: str = "none", channels_last: bool = False) -> torch.Tensor:
+def forward_heatmaps(model, images: torch.Tensor, device: torch.device, flip_index,
+                     options: TestOptions) -> torch.Tensor:
     """Heatmaps float32 [B,K,h,w] on ``device`` for uint8 images [B,3,H,W].
 
     With ``flip_index`` ([K] permutation), the mirrored crops run in the same forward
-    (``cat([x, x.flip(3)])``) and the result is ``(out + flip_back(out_mirrored)) / 2``.
+    (``cat([x, x.flip(3)])``) and the result is ``(out + flip_back(out_mirrored)) / 2``, with the
+    reference's one-column shift when ``options.shift_heatmap``.
     """
     x = normalize_images(images.to(device, non_blocking=True))
     n = x.shape[0]
     if flip_index is not None:
         x = torch.cat([x, x.flip(3)], dim=0)
-    if channels_last:
+    if options.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with autocast(device.type, amp):
+    with autocast(device, options.amp):
         out = model(x)
     if isinstance(out, (list, tuple)):  # multi-output heads: the last output, as the reference
         out = out[-1]
     out = out.float()
     if flip_index is None:
         return out
-    return (out[:n] + flip_heatmaps_back(out[n:], flip_index, shift)) * 0.5
+    return (out[:n] + flip_heatmaps_back(out[n:], flip_index, options.shift_heatmap)) * 0.5
 
 
-def predict_oracle(loader, codec, decode: str = "standard", post_process: bool = True) -> PosePredictions:
+def predict_oracle(loader, codec, options: TestOptions) -> PosePredictions:
     """Decode the loader's own target ``heatmaps`` (encoded from the GT keypoints through the test-mode
     affine) as if a network had predicted them: the AP upper bound of the codec and heatmap size.
 
@@ -118,7 +127,7 @@ def predict_oracle(loader, codec, decode: str = "standard", post_process: bool =
     for batch in loader:
         heatmaps = batch["heatmaps"].float().numpy()
         num_keypoints = heatmaps.shape[1]
-        coords, scores = codec.decode(heatmaps, method=decode, post_process=post_process)
+        coords, scores = codec.decode(heatmaps, method=options.decode, post_process=options.post_process)
         weights = batch["target_weight"].float().numpy().reshape(scores.shape)
         parts.append(_batch_predictions(codec, batch["meta"], coords, np.where(weights > 0, scores, 0.0)))
     return gather_predictions(parts, num_keypoints or 0)

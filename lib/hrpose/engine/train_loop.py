@@ -4,20 +4,23 @@ Batches are the dataset's dicts: ``image`` uint8 ``[N,3,H,W]``, ``heatmaps`` flo
 ``target_weight`` float32 ``[N,K,1]``, ``meta``; with a ``target_renderer`` (``TRAIN.TARGETS_ON_DEVICE``)
 ``keypoints`` float32 ``[N,K,2]`` heatmap px instead of ``heatmaps``, rendered on the device. The model
 maps normalised images to heatmaps ``[N,K,h,w]``; ``loss_fn(heatmaps, targets, target_weight)`` returns
-a scalar.
+a scalar. ``TrainStep`` bundles what a step uses (model, loss, optimizer, ``TrainOptions``, scaler,
+target renderer).
 """
 
 import datetime
 import logging
 import math
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from hrpose.engine.amp import autocast as amp_autocast
+from hrpose.engine.amp import autocast
 from hrpose.engine.optim import scaled_lr, warmup_factor
+from hrpose.engine.options import TrainOptions
 from hrpose.models import normalize_images
 from hrpose.utils.dist import get_world_size, reduce_mean
 from hrpose.utils.meters import SmoothedValue
@@ -26,24 +29,38 @@ from hrpose.utils.tensorboard import NullWriter
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class TrainStep:
+    """What one optimisation step uses.
 
-def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    device: torch.device, epoch: int, *, amp: str = "none",
-                    scaler: torch.amp.GradScaler | None = None, channels_last: bool = False,
-                    warmup_iters: int = 0, max_nonfinite_steps: int = 20, print_freq: int = 20,
-                    writer=None, debug_images=None, target_renderer=None) -> dict[str, float]:
-    """Train ``model`` for one pass over ``loader``; returns the epoch's averages.
+    ``model`` may be wrapped (DDP, torch.compile); ``scaler`` is a GradScaler for fp16 (else None);
+    ``target_renderer`` renders the targets on the device from the batch's ``keypoints``
+    (``hrpose.codecs.build_target_renderer``; None when the batches carry ``heatmaps``).
+    """
 
-    ``amp`` is 'none' | 'bf16' | 'fp16' (the caller turns it off on CPU); ``scaler`` is a GradScaler
-    for fp16, else None. Raises ``FloatingPointError`` naming the epoch and iteration when the loss is
-    not finite (before the optimizer step, so the weights and the last checkpoint stay good), or, with
-    fp16, after ``max_nonfinite_steps`` consecutive steps the GradScaler skipped.
-    ``target_renderer``: ``MSRATargetRenderer`` for batches that carry ``keypoints`` (else None).
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    options: TrainOptions
+    scaler: torch.amp.GradScaler | None = None
+    target_renderer: Callable | None = None
+
+
+def train_one_epoch(step: TrainStep, loader, device: torch.device, epoch: int, writer=None,
+                    debug_images=None) -> dict[str, float]:
+    """Train ``step.model`` for one pass over ``loader``; returns the epoch's averages.
+
+    Raises ``FloatingPointError`` naming the epoch and iteration when the loss is not finite (before
+    the optimizer step, so the weights and the last checkpoint stay good), or, with fp16, after
+    ``options.max_nonfinite_steps`` consecutive steps the GradScaler skipped. ``writer``: TensorBoard
+    (or None); ``debug_images``: ``hrpose.utils.tensorboard.DebugImages`` (or None).
     Returns ``{loss, lr, data_time, step_time, images_per_s, iters, skipped_steps}``.
     """
+    model, options = step.model, step.options
     model.train()
     writer = writer or NullWriter()
-    meters = {name: SmoothedValue(print_freq) for name in ("loss", "data_time", "step_time", "images_per_s")}
+    meters = {name: SmoothedValue(options.print_freq)
+              for name in ("loss", "data_time", "step_time", "images_per_s")}
     num_iters, skipped_in_a_row, skipped_total = len(loader), 0, 0
     end = time.perf_counter()
     for it, batch in enumerate(loader):
@@ -51,28 +68,28 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         data_time = time.perf_counter() - end
 
         # data: uint8 crops -> normalised float on the device (optionally NHWC); targets there too
-        images = prepare_images(batch["image"], device, channels_last)
-        targets, weights = batch_targets(batch, device, target_renderer)
+        images = prepare_images(batch["image"], device, options.channels_last)
+        targets, weights = batch_targets(batch, device, step.target_renderer)
 
         # forward and loss, under autocast when AMP is on
-        with autocast(device, amp):
+        with autocast(device, options.amp):
             heatmaps = model(images)
-            loss = loss_fn(heatmaps, targets, weights)
+            loss = step.loss_fn(heatmaps, targets, weights)
 
         # non-finite guard: stop before the step (with fp16 the GradScaler skips such steps instead)
         loss_value = reduce_mean(loss.detach()).item()  # also keeps every rank stopping together
-        if scaler is None and not math.isfinite(loss_value):
+        if step.scaler is None and not math.isfinite(loss_value):
             raise FloatingPointError(f"non-finite loss ({loss_value}) at epoch {epoch}, iteration {it} of "
                                      f"{num_iters}; no optimizer step taken, the last checkpoint is intact")
 
         # backward and step; warm-up scales the scheduled LR for this step only
-        optimizer.zero_grad(set_to_none=True)
-        with scaled_lr(optimizer, warmup_factor(global_iter, warmup_iters)):
-            lr = optimizer.param_groups[0]["lr"]
-            skipped = backward_and_step(loss, optimizer, scaler)
+        step.optimizer.zero_grad(set_to_none=True)
+        with scaled_lr(step.optimizer, warmup_factor(global_iter, options.warmup_iters)):
+            lr = step.optimizer.param_groups[0]["lr"]
+            skipped = backward_and_step(loss, step.optimizer, step.scaler)
         skipped_in_a_row = skipped_in_a_row + 1 if skipped else 0
         skipped_total += int(skipped)
-        if skipped_in_a_row >= max_nonfinite_steps:
+        if skipped_in_a_row >= options.max_nonfinite_steps:
             raise FloatingPointError(f"fp16: {skipped_in_a_row} consecutive steps skipped for inf/NaN "
                                      f"gradients (epoch {epoch}, iteration {it}); stopping, the last "
                                      "checkpoint is intact")
@@ -80,7 +97,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         # bookkeeping, the log line and TensorBoard scalars, debug images
         step_time = time.perf_counter() - end - data_time
         update_meters(meters, loss_value, data_time, step_time, images.shape[0] * get_world_size())
-        if (it + 1) % print_freq == 0 or it + 1 == num_iters:
+        if (it + 1) % options.print_freq == 0 or it + 1 == num_iters:
             log_progress(meters, epoch, it, num_iters, lr, writer, global_iter)
         if debug_images is not None and debug_images.due(global_iter):
             shown = {**batch, "heatmaps": targets.cpu(), "target_weight": weights.cpu()}
@@ -103,11 +120,6 @@ def batch_targets(batch: dict, device: torch.device, renderer=None) -> tuple[Ten
     if renderer is None:
         return batch["heatmaps"].to(device, non_blocking=True), weights
     return renderer(batch["keypoints"].to(device, non_blocking=True), weights)
-
-
-def autocast(device: torch.device, amp: str) -> AbstractContextManager:
-    """``torch.autocast`` in bf16/fp16 on CUDA; a no-op for 'none' and on other devices."""
-    return amp_autocast(device.type, amp if device.type == "cuda" else "none")
 
 
 def backward_and_step(loss: Tensor, optimizer: torch.optim.Optimizer,

@@ -19,7 +19,6 @@ deterministic settings).
 import json
 import logging
 import pathlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -29,12 +28,14 @@ from torch.nn.parallel import DistributedDataParallel
 from yacs.config import CfgNode
 
 import hrpose
-from hrpose.datasets import build_dataloader, build_target_renderer
-from hrpose.engine.evaluate import evaluate_model
+from hrpose.codecs import build_codec, build_target_renderer
+from hrpose.datasets import KeypointSet, build_dataloader, build_keypoint_set
+from hrpose.engine.evaluate import Evaluator, build_evaluator
 from hrpose.engine.optim import advance_scheduler, build_optimizer, build_scheduler
-from hrpose.engine.train_loop import train_one_epoch
+from hrpose.engine.options import build_train_options
+from hrpose.engine.train_loop import TrainStep, train_one_epoch
 from hrpose.losses import build_loss
-from hrpose.models import build_model
+from hrpose.models import build_model, load_state_dict
 from hrpose.utils import checkpoint as ckpt
 from hrpose.utils.dist import (
     all_gather_objects,
@@ -64,15 +65,14 @@ class Progress:
 
 @dataclass
 class Training:
-    """The objects one run trains with (``bare`` is the model without DDP / torch.compile wrappers)."""
+    """The objects one run trains with: ``step`` (model, possibly DDP/compiled, loss, optimizer, options,
+    scaler, target renderer), ``bare`` (the model without wrappers), the LR ``scheduler``, and the
+    ``keypoint_set`` stored in every checkpoint."""
 
-    model: nn.Module
+    step: TrainStep
     bare: nn.Module
-    optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler | None
-    amp: str
-    target_renderer: Callable | None = None  # MSRATargetRenderer with TRAIN.TARGETS_ON_DEVICE
+    keypoint_set: KeypointSet
 
 
 def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
@@ -80,24 +80,23 @@ def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
     out_dir = setup_run(cfg, cfg_path, device)
     seed_everything(derive_seed(cfg.SEED, get_rank()))
     configure_backends(device, cfg.CUDNN.BENCHMARK, cfg.CUDNN.DETERMINISTIC, cfg.CUDNN.ENABLED)
-    run = build_training(cfg, device)
+    codec, keypoint_set = build_codec(cfg), build_keypoint_set(cfg)
+    run = build_training(cfg, device, codec, keypoint_set)
     progress = resume_or_start(cfg, out_dir / "last.pth", run)
-    run.model = wrap_model(run.bare, cfg, device)
-    loader = build_dataloader(cfg, is_train=True, distributed=is_distributed())
-    run.target_renderer = build_target_renderer(cfg, loader.dataset)  # None unless TARGETS_ON_DEVICE
-    val_loader = build_dataloader(cfg, is_train=False, distributed=is_distributed())  # reused every time
-    keypoint_set = loader.dataset.keypoint_set.to_dict()
+    run.step.model = wrap_model(run.bare, cfg, device)
+    loader = build_dataloader(cfg, True, codec, keypoint_set, distributed=is_distributed(),
+                              target_renderer=run.step.target_renderer)
+    evaluator = build_evaluator(cfg, device, codec, keypoint_set, distributed=is_distributed())  # kept
     writer = open_writer(tensorboard_dir(cfg, cfg_path), enabled=is_main_process())
-    loss_fn = build_loss(cfg).to(device)
-    debug_images = build_debug_images(cfg, loader.dataset) if is_main_process() else None
+    debug_images = build_debug_images(cfg, keypoint_set.skeleton) if is_main_process() else None
     try:
         for epoch in range(progress.epoch, cfg.TRAIN.END_EPOCH):
-            progress.train_stats = run_epoch(cfg, run, loader, loss_fn, device, epoch, writer, debug_images)
+            progress.train_stats = run_epoch(cfg.SEED, run, loader, device, epoch, writer, debug_images)
             check_replicas_in_sync(run.bare, epoch)
             progress.epoch = epoch + 1
             if should_validate(epoch, cfg.TRAIN.VAL_INTERVAL, cfg.TRAIN.END_EPOCH):
-                validate(cfg, run, val_loader, device, out_dir, writer, epoch, progress, keypoint_set)
-            save_last(out_dir / "last.pth", cfg, run, progress, keypoint_set)
+                validate(cfg, run, evaluator, out_dir, writer, epoch, progress)
+            save_last(out_dir / "last.pth", cfg, run, progress)
     finally:
         writer.close()
     save_final(out_dir / "final.pth", run.bare)
@@ -123,26 +122,21 @@ def setup_run(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> pathl
     return out_dir
 
 
-def resolve_amp(amp: str, device: torch.device) -> str:
-    """``TRAIN.AMP`` on CUDA; 'none' elsewhere (with a warning when it was asked for)."""
-    if amp != "none" and device.type != "cuda":
-        logger.warning("TRAIN.AMP = %s is CUDA-only; training in float32 on %s", amp, device)
-        return "none"
-    return amp
-
-
-def build_training(cfg: CfgNode, device: torch.device) -> Training:
-    """Model (SyncBN, channels_last as configured) on ``device``, optimizer, scheduler, fp16 scaler."""
+def build_training(cfg: CfgNode, device: torch.device, codec, keypoint_set: KeypointSet) -> Training:
+    """Model (SyncBN, channels_last as configured) on ``device``, loss, optimizer, scheduler, fp16 scaler,
+    and the target renderer of ``codec`` (``TRAIN.TARGETS_ON_DEVICE``)."""
     bare = build_model(cfg, is_train=True)
     if cfg.TRAIN.SYNC_BN and is_distributed():
         bare = nn.SyncBatchNorm.convert_sync_batchnorm(bare)
     bare = bare.to(device)
     if cfg.TRAIN.CHANNELS_LAST:
         bare = bare.to(memory_format=torch.channels_last)
+    options = build_train_options(cfg, device)
     optimizer = build_optimizer(cfg, bare)
-    amp = resolve_amp(cfg.TRAIN.AMP, device)
-    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
-    return Training(bare, bare, optimizer, build_scheduler(cfg, optimizer), scaler, amp)
+    scaler = torch.amp.GradScaler(device.type) if options.amp == "fp16" else None
+    step = TrainStep(bare, build_loss(cfg).to(device), optimizer, options, scaler,
+                     build_target_renderer(cfg, codec, keypoint_set))
+    return Training(step, bare, build_scheduler(cfg, optimizer), keypoint_set)
 
 
 def wrap_model(bare: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
@@ -165,11 +159,11 @@ def resume_or_start(cfg: CfgNode, last_path: pathlib.Path, run: Training) -> Pro
         advance_scheduler(run.scheduler, cfg.TRAIN.BEGIN_EPOCH)
         return Progress(epoch=cfg.TRAIN.BEGIN_EPOCH)
     state = ckpt.load_checkpoint(last_path)
-    run.bare.load_state_dict(ckpt.strip_prefixes(state["model"]))
-    run.optimizer.load_state_dict(state["optimizer"])
+    load_state_dict(run.bare, state["model"], f"{last_path} (AUTO_RESUME)")
+    run.step.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
-    if run.scaler is not None and state.get("scaler"):
-        run.scaler.load_state_dict(state["scaler"])
+    if run.step.scaler is not None and state.get("scaler"):
+        run.step.scaler.load_state_dict(state["scaler"])
     ckpt.set_rng_state(state["rng"])
     if state.get("config") != cfg.dump():
         logger.warning("%s was written with a different config; resuming with the current one", last_path)
@@ -178,24 +172,20 @@ def resume_or_start(cfg: CfgNode, last_path: pathlib.Path, run: Training) -> Pro
                     val_stats=dict(state["val_stats"]))
 
 
-def run_epoch(cfg: CfgNode, run: Training, loader, loss_fn: nn.Module, device: torch.device, epoch: int,
-              writer, debug_images) -> dict:
+def run_epoch(seed: int, run: Training, loader, device: torch.device, epoch: int, writer,
+              debug_images) -> dict:
     """Reseed for this epoch, train it, then step the LR schedule (after the epoch's optimizer steps)."""
-    seed_everything(derive_seed(cfg.SEED, epoch, get_rank()))
+    seed_everything(derive_seed(seed, epoch, get_rank()))
     if hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
     loader.dataset.set_epoch(epoch)
-    stats = train_one_epoch(run.model, loader, loss_fn, run.optimizer, device, epoch, amp=run.amp,
-                            scaler=run.scaler, channels_last=cfg.TRAIN.CHANNELS_LAST,
-                            warmup_iters=cfg.TRAIN.WARMUP_ITERS,
-                            max_nonfinite_steps=cfg.TRAIN.MAX_NONFINITE_STEPS, print_freq=cfg.PRINT_FREQ,
-                            writer=writer, debug_images=debug_images, target_renderer=run.target_renderer)
+    stats = train_one_epoch(run.step, loader, device, epoch, writer, debug_images)
     run.scheduler.step()
     if stats["skipped_steps"]:
         logger.warning("epoch %d: the fp16 GradScaler skipped %d of %d steps (inf/NaN gradients)", epoch,
                        stats["skipped_steps"], stats["iters"])
     logger.info("epoch %d done: loss %.6f, %.1f img/s, next lr %.2e", epoch, stats["loss"],
-                stats["images_per_s"], run.optimizer.param_groups[0]["lr"])
+                stats["images_per_s"], run.step.optimizer.param_groups[0]["lr"])
     writer.add_scalar("train/epoch_loss", stats["loss"], epoch)
     return stats
 
@@ -205,11 +195,11 @@ def should_validate(epoch: int, interval: int, end_epoch: int) -> bool:
     return epoch + 1 == end_epoch or (interval > 0 and (epoch + 1) % interval == 0)
 
 
-def validate(cfg: CfgNode, run: Training, val_loader, device: torch.device, out_dir: pathlib.Path, writer,
-             epoch: int, progress: Progress, keypoint_set: dict) -> None:
+def validate(cfg: CfgNode, run: Training, evaluator: Evaluator, out_dir: pathlib.Path, writer, epoch: int,
+             progress: Progress) -> None:
     """Evaluate (every rank predicts a shard); ``best.pth`` when the AP is strictly higher than before."""
     sync_buffers(run.bare)
-    stats = evaluate_model(run.bare, cfg, device, out_dir, loader=val_loader)  # the same on every rank
+    stats = evaluator.run(run.bare, out_dir, name=cfg.MODEL.NAME)  # the same on every rank
     ap = float(stats.get("AP", -1.0))
     for name, value in stats.items():
         writer.add_scalar(f"val/{scalar_tag(name)}", float(value), epoch)
@@ -217,8 +207,7 @@ def validate(cfg: CfgNode, run: Training, val_loader, device: torch.device, out_
     if ap > progress.best_ap:
         progress.best_ap = ap
         if is_main_process():
-            ckpt.save_checkpoint(out_dir / "best.pth", ckpt.model_only(checkpoint_state(cfg, run, progress,
-                                                                                          keypoint_set)))
+            ckpt.save_checkpoint(out_dir / "best.pth", ckpt.model_only(checkpoint_state(cfg, run, progress)))
         logger.info("epoch %d: new best AP %.4f -> best.pth", epoch, ap)
     else:
         logger.info("epoch %d: AP %.4f (best %.4f)", epoch, ap, progress.best_ap)
@@ -242,19 +231,19 @@ def sync_buffers(model: nn.Module) -> None:
             dist.broadcast(buffer, src=0)
 
 
-def checkpoint_state(cfg: CfgNode, run: Training, progress: Progress, keypoint_set: dict) -> dict:
+def checkpoint_state(cfg: CfgNode, run: Training, progress: Progress) -> dict:
     """The training checkpoint (layout in ``hrpose.utils.checkpoint``)."""
     return {
         "model": cpu_state_dict(run.bare),
-        "optimizer": run.optimizer.state_dict(),
+        "optimizer": run.step.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict(),
-        "scaler": run.scaler.state_dict() if run.scaler is not None else {},
+        "scaler": run.step.scaler.state_dict() if run.step.scaler is not None else {},
         "epoch": progress.epoch,
         "best_ap": progress.best_ap,
         "val_stats": dict(progress.val_stats),
         "rng": ckpt.get_rng_state(),
         "config": cfg.dump(),
-        "keypoint_set": keypoint_set,
+        "keypoint_set": run.keypoint_set.to_dict(),
         "hrpose_version": hrpose.__version__,
         "git_commit": git_commit(),
     }
@@ -265,12 +254,11 @@ def cpu_state_dict(model: nn.Module) -> dict:
     return ckpt.strip_prefixes({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
 
 
-def save_last(path: pathlib.Path, cfg: CfgNode, run: Training, progress: Progress,
-              keypoint_set: dict) -> None:
+def save_last(path: pathlib.Path, cfg: CfgNode, run: Training, progress: Progress) -> None:
     """``last.pth`` after every epoch (rank 0; atomic). All ranks wait so none runs ahead of the file."""
     sync_buffers(run.bare)
     if is_main_process():
-        ckpt.save_checkpoint(path, checkpoint_state(cfg, run, progress, keypoint_set))
+        ckpt.save_checkpoint(path, checkpoint_state(cfg, run, progress))
     barrier()
 
 

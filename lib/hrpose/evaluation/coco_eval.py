@@ -7,18 +7,16 @@ This is the reference's ``COCODataset.evaluate`` without the dataset: it takes a
 import contextlib
 import io
 import logging
-from typing import TYPE_CHECKING
-
 import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
+from hrpose.datasets.keypoints import KeypointSet
 from hrpose.evaluation.nms import nms_per_image
 from hrpose.evaluation.predictions import PosePredictions
 from hrpose.evaluation.rescore import rescore
 from hrpose.evaluation.results_json import results_arrays, results_records, write_results_json
 from hrpose.evaluation.table import STAT_NAMES
-
-if TYPE_CHECKING:  # importing hrpose.datasets at run time would pull in the whole data pipeline
-    from hrpose.datasets.keypoints import KeypointSet
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_th
     return results_arrays(p.image_ids, p.keypoints, scores[keep], p.centers, p.scales)
 
 
-def evaluate_coco(predictions: PosePredictions, keypoint_set: "KeypointSet", ann_file, out_json,
+def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_file, out_json,
                   in_vis_thre: float, oks_thre: float, soft_nms: bool,
                   backend: str = "pycocotools") -> dict[str, float]:
     """Reference COCO keypoint evaluation.
@@ -44,8 +42,8 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: "KeypointSet", ann
     Args:
         predictions: N person boxes (keypoints in image pixels, decoded scores).
         keypoint_set: gives the OKS sigmas (NMS and, for non-COCO-17 sets, COCOeval).
-        ann_file: COCO GT json, or ``None`` for a set without annotations (test-dev): then only the
-            results json is written and ``{}`` is returned.
+        ann_file: COCO GT json. ``None``, or a json without annotations (test-dev's image info): then
+            only the results json is written and ``{}`` is returned.
         out_json: results json path (written in every case).
         in_vis_thre: ``TEST.IN_VIS_THRE``; oks_thre: ``TEST.OKS_THRE``; soft_nms: ``TEST.SOFT_NMS``.
         backend: ``pycocotools`` or ``faster_coco_eval`` (optional package, same numbers).
@@ -66,38 +64,52 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: "KeypointSet", ann
     path = write_results_json(results, out_json)
     logger.info("wrote %d person results (%d boxes before NMS) to %s", results["image_ids"].size,
                 len(predictions), path)
-    if ann_file is None:
+    gt = None if ann_file is None else load_ground_truth(ann_file, backend)
+    if gt is None:
         logger.info("no annotations for this set: results json only, at %s (upload it to the COCO server)",
                     path)
         return {}
-    return run_cocoeval(ann_file, results_records(results), keypoint_set.sigmas, backend)
+    return cocoeval(gt, results_records(results), keypoint_set.sigmas, backend)
+
+
+def load_ground_truth(ann_file, backend: str = "pycocotools"):
+    """The COCO GT object of ``ann_file`` (its loading printout goes to the log), or None when the file
+    holds no annotations (an image-info file)."""
+    coco_cls = _faster_coco_eval()[0] if backend == "faster_coco_eval" else COCO
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        gt = coco_cls(str(ann_file))
+    logger.debug("%s", buffer.getvalue().rstrip())
+    return gt if gt.dataset.get("annotations") else None
 
 
 def run_cocoeval(ann_file, records: list[dict], kpt_oks_sigmas=None,
                  backend: str = "pycocotools") -> dict[str, float]:
+    """``cocoeval`` against the GT json ``ann_file``; ``ValueError`` naming it when it has no annotations."""
+    gt = load_ground_truth(ann_file, backend)
+    if gt is None:
+        raise ValueError(f"{ann_file}: the annotation file has no annotations to evaluate against; "
+                         "pass ann_file=None for a test set")
+    return cocoeval(gt, records, kpt_oks_sigmas, backend, source=str(ann_file))
+
+
+def cocoeval(gt, records: list[dict], kpt_oks_sigmas=None, backend: str = "pycocotools",
+             source: str = "the annotation file") -> dict[str, float]:
     """COCOeval(gt, dt, 'keypoints') -> evaluate/accumulate/summarize; its printout goes to the log.
 
-    ``records``: COCO results dicts (``results_records``); they are not modified.
-    ``kpt_oks_sigmas`` [K] replaces COCOeval's built-in COCO-17 sigmas unless it equals them (so COCO
-    numbers are bit-identical to plain COCOeval and custom keypoint sets are evaluated with their own
-    sigmas); ``None`` keeps the built-in ones.
+    ``gt``: a loaded COCO GT object (``load_ground_truth``). ``records``: COCO results dicts
+    (``results_records``); they are not modified. ``kpt_oks_sigmas`` [K] replaces COCOeval's built-in
+    COCO-17 sigmas unless it equals them (so COCO numbers are bit-identical to plain COCOeval and custom
+    keypoint sets are evaluated with their own sigmas); ``None`` keeps the built-in ones.
     """
-    if backend == "faster_coco_eval":
-        coco_cls, eval_cls = _faster_coco_eval()
-    else:
-        from pycocotools.coco import COCO as coco_cls
-        from pycocotools.cocoeval import COCOeval as eval_cls
+    eval_cls = _faster_coco_eval()[1] if backend == "faster_coco_eval" else COCOeval
     records = [dict(r) for r in records]  # loadRes adds fields; keep the caller's dicts intact
+    unknown = {r["image_id"] for r in records} - set(gt.getImgIds())
+    if unknown:
+        raise ValueError(f"{source}: results name {len(unknown)} image ids that are not in the "
+                         f"annotation file, e.g. {sorted(unknown)[:5]}")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        gt = coco_cls(str(ann_file))
-        if not gt.dataset.get("annotations"):
-            raise ValueError(f"{ann_file}: the annotation file has no annotations to evaluate against; "
-                             "pass ann_file=None for a test set")
-        unknown = {r["image_id"] for r in records} - set(gt.getImgIds())
-        if unknown:
-            raise ValueError(f"{ann_file}: results name {len(unknown)} image ids that are not in the "
-                             f"annotation file, e.g. {sorted(unknown)[:5]}")
         dt = gt.loadRes(records)
         coco_eval = eval_cls(gt, dt, "keypoints")
         _set_sigmas(coco_eval.params, kpt_oks_sigmas)
@@ -119,7 +131,7 @@ def _set_sigmas(params, sigmas) -> None:
 
 
 def _faster_coco_eval():
-    try:
+    try:  # optional dependency: imported only when TEST.EVAL_BACKEND asks for it
         from faster_coco_eval import COCO, COCOeval_faster
     except ImportError as err:
         raise ImportError("TEST.EVAL_BACKEND = 'faster_coco_eval' needs the optional package: "

@@ -7,18 +7,18 @@ from .hrnet import PoseHighResolutionNet, StageSpec
 from .normalize import normalize_images
 from .pose_resnet import PoseResNet
 from .summary import count_parameters, reference_gflops, true_flops
-from .weights import LoadReport, WeightsMismatchError, load_pretrained, load_weights
+from .weights import LoadReport, load_pretrained, load_state_dict, load_weights
 
 __all__ = [
     "LoadReport",
     "PoseHighResolutionNet",
     "PoseResNet",
     "StageSpec",
-    "WeightsMismatchError",
     "build_model",
     "count_parameters",
     "fuse_conv_bn",
     "load_pretrained",
+    "load_state_dict",
     "load_weights",
     "normalize_images",
     "reference_gflops",

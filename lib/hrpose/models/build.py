@@ -151,7 +151,7 @@ _MODELS: dict[str, tuple[Callable[[CfgNode], dict], type[nn.Module], Callable]] 
 }
 
 
-def check_sizes(image_size: list[int], heatmap_size: list[int], stride: int, divisor: int) -> None:
+def check_model_sizes(image_size: list[int], heatmap_size: list[int], stride: int, divisor: int) -> None:
     """IMAGE_SIZE must be a multiple of ``divisor`` and HEATMAP_SIZE = IMAGE_SIZE / ``stride``."""
     if any(int(s) % divisor for s in image_size):
         raise ConfigError(f"MODEL.IMAGE_SIZE = {list(image_size)}: width and height must be multiples of "
@@ -170,7 +170,7 @@ def model_args(cfg: CfgNode) -> tuple[type[nn.Module], dict[str, Any], list[str]
     to_args, model_class, geometry = _MODELS[name]
     kwargs = to_args(cfg)
     layers = kwargs.pop("pretrained_layers")
-    check_sizes(cfg.MODEL.IMAGE_SIZE, cfg.MODEL.HEATMAP_SIZE, *geometry(kwargs))
+    check_model_sizes(cfg.MODEL.IMAGE_SIZE, cfg.MODEL.HEATMAP_SIZE, *geometry(kwargs))
     return model_class, kwargs, layers
 
 

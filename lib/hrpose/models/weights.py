@@ -1,8 +1,11 @@
 """Weights: the reference initialisation, ImageNet pretrained loading, and strict checkpoint loading.
 
-Nothing here loads silently: ``load_weights`` is strict by default and raises ``WeightsMismatchError``
-listing every missing, unexpected and mis-shaped key; ``load_pretrained`` logs what it loaded, what
-stayed at its initial value and which checkpoint keys it skipped, and why.
+``load_state_dict`` is THE strict loader: ``load_weights`` (a file), ``Predictor`` / ``tools/test.py`` /
+``tools/infer.py`` (through ``hrpose.apis.loading``) and resume all go through it. Nothing here loads
+silently: a mismatch raises ``CheckpointError`` naming the file and listing every missing, unexpected
+and mis-shaped key; ``load_pretrained`` logs what it loaded, what stayed at its initial value and which
+checkpoint keys it skipped, and why. Files are read by ``hrpose.utils.checkpoint`` (``weights_only=True``,
+wrappers and prefixes handled there).
 """
 
 import logging
@@ -10,26 +13,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
+
+from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of, strip_prefixes
 
 logger = logging.getLogger(__name__)
 
 INIT_STD = 0.001  # reference: every conv / deconv weight ~ N(0, 0.001), biases 0
-WRAPPER_KEYS = ("state_dict", "model")  # {'state_dict': sd} (reference checkpoint.pth), {'model': sd}
-KEY_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DDP, and torch.compile
 MAX_LISTED = 10  # keys shown per list in messages; the rest are counted
-
-
-class WeightsMismatchError(RuntimeError):
-    """A checkpoint whose keys or shapes do not match the model; the message lists them."""
-
-    def __init__(self, message: str, missing: Sequence[str] = (), unexpected: Sequence[str] = (),
-                 mismatched: Sequence[str] = ()):
-        super().__init__(message)
-        self.missing = list(missing)
-        self.unexpected = list(unexpected)
-        self.mismatched = list(mismatched)
 
 
 @dataclass
@@ -55,36 +46,9 @@ def init_reference_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def read_state_dict(path: str) -> dict[str, Tensor]:
-    """Tensors of a checkpoint file: a plain state_dict, or one under 'state_dict' / 'model'; the
-    'module.' and '_orig_mod.' prefixes are removed. Loaded on CPU with ``weights_only=True``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    for key in WRAPPER_KEYS:
-        if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get(key), Mapping):
-            checkpoint = checkpoint[key]
-            break
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError(f"{path}: expected a state_dict (or a dict holding one under {WRAPPER_KEYS}), "
-                         f"got {type(checkpoint).__name__}")
-    state = {}
-    for key, value in checkpoint.items():
-        if not isinstance(value, Tensor):
-            raise ValueError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor; is this a "
-                             f"state_dict? top-level keys: {_listing(list(checkpoint))}")
-        state[_strip_prefixes(key)] = value
-    return state
-
-
-def _strip_prefixes(key: str) -> str:
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in KEY_PREFIXES:
-            if key.startswith(prefix):
-                key, stripped = key[len(prefix):], True
-    return key
+def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Tensors of a checkpoint file (``hrpose.utils.checkpoint.load_checkpoint`` + ``state_dict_of``)."""
+    return state_dict_of(load_checkpoint(path), str(path))
 
 
 def _is_bn_counter(key: str) -> bool:
@@ -137,29 +101,40 @@ def mismatch_message(path: str, report: LoadReport, hint: str = "") -> str:
     return "\n".join(lines) + hint
 
 
-def load_weights(model: nn.Module, path: str, strict: bool = True) -> LoadReport:
-    """Load a checkpoint into ``model`` (in place) and return what was loaded.
+def load_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str,
+                    strict: bool = True) -> LoadReport:
+    """Load ``state_dict`` into ``model`` (in place; wrappers are looked through) and return what was loaded.
 
-    Accepts a plain state_dict, ``{'state_dict': ...}`` or ``{'model': ...}``, with or without the
-    'module.' / '_orig_mod.' prefixes; a missing ``num_batches_tracked`` is tolerated. With
-    ``strict=True`` any missing, unexpected or mis-shaped key raises ``WeightsMismatchError`` (and
-    nothing is loaded); with ``strict=False`` the matching tensors load and the rest is logged as a
-    warning. Raises ``FileNotFoundError`` naming ``path`` when it does not exist.
+    ``source`` names where the tensors came from in messages (a path). Key prefixes 'module.' /
+    '_orig_mod.' are removed; a missing ``num_batches_tracked`` is tolerated. With ``strict=True`` any
+    missing, unexpected or mis-shaped key raises ``CheckpointError`` (and nothing is loaded); with
+    ``strict=False`` the matching tensors load and the rest is logged as a warning.
     """
     model = unwrap_model(model)
-    checkpoint = read_state_dict(path)
+    checkpoint = strip_prefixes(dict(state_dict))
     model_state = model.state_dict()
     report = compare_state_dicts(model_state, checkpoint)
     problems = report.missing or report.unexpected or report.mismatched
-    message = mismatch_message(path, report, _joint_hint(model_state, checkpoint)) if problems else ""
+    message = mismatch_message(source, report, _joint_hint(model_state, checkpoint)) if problems else ""
     if problems and strict:
-        raise WeightsMismatchError(message, report.missing, report.unexpected, report.mismatched)
+        raise CheckpointError(message, report.missing, report.unexpected, report.mismatched)
     if problems:
         logger.warning("strict=False: loading %d of %d model tensors; %s", len(report.loaded),
                        len(model_state), message)
     _assign(model, model_state, {k: checkpoint[k] for k in report.loaded})
-    logger.info("loaded %d tensors from %s", len(report.loaded), path)
+    logger.info("loaded %d tensors from %s", len(report.loaded), source)
     return report
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True) -> LoadReport:
+    """Load a checkpoint file into ``model`` (in place) and return what was loaded.
+
+    Accepts a plain state_dict, ``{'state_dict': ...}`` or ``{'model': ...}``, with or without the
+    'module.' / '_orig_mod.' prefixes (``torch.load(weights_only=True)``). Raises ``CheckpointError``
+    naming ``path`` when it is missing, unreadable, or (``strict``) does not match; see
+    ``load_state_dict``.
+    """
+    return load_state_dict(model, read_state_dict(path), str(path), strict)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -187,7 +162,7 @@ def load_pretrained(model: nn.Module, path: str, layers: Sequence[str]) -> LoadR
     (``EXTRA.PRETRAINED_LAYERS``; ``['*']`` = all) are used. Logs (INFO) the number of tensors loaded,
     the model keys that stayed at their initial value, and the checkpoint keys skipped with the reason
     (outside PRETRAINED_LAYERS, or not in the model: e.g. the classification head, ``incre_modules`` or
-    ``stage4.2.fuse_layers.1-3`` of the ImageNet HRNet). Mis-shaped keys raise ``WeightsMismatchError``.
+    ``stage4.2.fuse_layers.1-3`` of the ImageNet HRNet). Mis-shaped keys raise ``CheckpointError``.
     """
     model = unwrap_model(model)
     checkpoint = read_state_dict(path)
@@ -197,10 +172,10 @@ def load_pretrained(model: nn.Module, path: str, layers: Sequence[str]) -> LoadR
     model_state = model.state_dict()
     report = compare_state_dicts(model_state, selected)
     if report.mismatched:
-        raise WeightsMismatchError(f"pretrained {path}: {len(report.mismatched)} mis-shaped keys: "
+        raise CheckpointError(f"pretrained {path}: {len(report.mismatched)} mis-shaped keys: "
                                    f"{_listing(report.mismatched)}", mismatched=report.mismatched)
     if not report.loaded:
-        raise WeightsMismatchError(f"pretrained {path}: none of its {len(checkpoint)} tensors matches a "
+        raise CheckpointError(f"pretrained {path}: none of its {len(checkpoint)} tensors matches a "
                                    f"model key within PRETRAINED_LAYERS {list(layers)}; checkpoint keys: "
                                    f"{_listing(list(checkpoint))}", unexpected=list(checkpoint))
     _assign(model, model_state, {k: selected[k] for k in report.loaded})

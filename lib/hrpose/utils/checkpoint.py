@@ -40,8 +40,20 @@ MODEL_ONLY_KEYS = ("model", "epoch", "best_ap", "val_stats", "config", "keypoint
                    "git_commit")
 
 
+WRAPPER_KEYS = ("state_dict", "model")  # {'state_dict': sd} (reference checkpoint.pth), {'model': sd} (ours)
+KEY_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DDP, and torch.compile
+
+
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or lacks what the caller needs; the message names the file."""
+    """A checkpoint that cannot be read, lacks what the caller needs, or does not fit the model; the
+    message names the file. For a mismatch, ``missing`` / ``unexpected`` / ``mismatched`` list the keys
+    (``mismatched`` entries read 'key: checkpoint (a, b) vs model (c, d)')."""
+
+    def __init__(self, message: str, missing=(), unexpected=(), mismatched=()):
+        super().__init__(message)
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        self.mismatched = list(mismatched)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
@@ -87,7 +99,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-weights_only content
-        raise CheckpointError(f"cannot load checkpoint {path}: {err}") from err
+        raise CheckpointError(f"cannot load checkpoint {path}: {_load_failure(err)}") from err
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: expected a dict, got {type(state).__name__}")
     return state
@@ -98,13 +110,47 @@ def model_only(state: dict) -> dict:
     return {key: state[key] for key in MODEL_ONLY_KEYS if key in state}
 
 
+def _load_failure(err: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, without torch's advice to weaken ``weights_only``."""
+    text = str(err)
+    if "weights_only" in text or "Unsupported global" in text or "WeightsUnpickler" in text:
+        return ("it holds Python objects other than tensors and plain containers, which are not loaded "
+                "(weights_only=True); re-save the weights as a state_dict from the code that made the file")
+    if isinstance(err, (EOFError, RuntimeError)) and ("archive" in text or "EOF" in text or not text):
+        return f"the file is truncated or not a PyTorch checkpoint ({type(err).__name__}: {text})"
+    return f"{type(err).__name__}: {text}"
+
+
+def state_dict_of(checkpoint, source: str) -> dict:
+    """The tensors of a loaded checkpoint: a plain state_dict, or one under 'state_dict' / 'model', with
+    the 'module.' / '_orig_mod.' prefixes removed. ``CheckpointError`` naming ``source`` when it holds
+    anything else."""
+    for key in WRAPPER_KEYS:
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{source}: expected a state_dict (or a dict holding one under {WRAPPER_KEYS}), "
+                              f"got {type(checkpoint).__name__}")
+    for key, value in checkpoint.items():
+        if not isinstance(value, torch.Tensor):
+            keys = list(checkpoint)
+            raise CheckpointError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor; is this a "
+                                  f"state_dict? top-level keys: {keys[:10]}{' ...' if len(keys) > 10 else ''}")
+    return strip_prefixes(checkpoint)
+
+
 def strip_prefixes(state_dict: dict) -> dict:
-    """A new state_dict without the ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) key prefixes."""
+    """A new state_dict without the ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) key prefixes, in
+    any nesting."""
     out = {}
     for key, value in state_dict.items():
-        for prefix in ("module.", "_orig_mod."):
-            while key.startswith(prefix):
-                key = key[len(prefix):]
+        stripped = True
+        while stripped:
+            stripped = False
+            for prefix in KEY_PREFIXES:
+                if key.startswith(prefix):
+                    key, stripped = key[len(prefix):], True
         out[key] = value
     return out
 

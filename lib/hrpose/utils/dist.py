@@ -6,7 +6,6 @@ torchrun sets RANK, LOCAL_RANK and WORLD_SIZE. The backend is NCCL on CUDA and g
 import datetime
 import logging
 import os
-import pickle
 
 import torch
 import torch.distributed as dist
@@ -34,17 +33,24 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def select_device(requested: str = "auto") -> torch.device:
-    """The device of this process: ``cuda:<LOCAL_RANK>`` when CUDA is available, else CPU.
+def resolve_device(requested: "str | torch.device | None" = "auto") -> torch.device:
+    """The device of this process.
 
-    ``requested`` may be 'auto', 'cpu', 'cuda' or 'cuda:N'.
+    ``requested``: a ``torch.device`` (used as given), None or 'auto' (``cuda:<LOCAL_RANK>`` when CUDA is
+    available, else CPU), 'cpu', 'cuda' or 'cuda:N'. Raises ``RuntimeError`` when CUDA is asked for and
+    not available.
     """
+    if isinstance(requested, torch.device):
+        return requested
+    requested = requested or "auto"
     if requested == "cpu":
         return torch.device("cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {requested!r} was requested but CUDA is not available")
     if requested.startswith("cuda:"):
         return torch.device(requested)
+    if requested not in ("auto", "cuda"):
+        raise ValueError(f"device {requested!r}: expected auto, cpu, cuda or cuda:N")
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device("cpu")
@@ -98,8 +104,3 @@ def reduce_mean(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(out)
         out /= get_world_size()
     return out
-
-
-def payload_size(obj) -> int:
-    """Bytes ``obj`` takes when pickled (for logging gather sizes)."""
-    return len(pickle.dumps(obj))

@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import torch
 
+import hrpose
+
 _REPO_DIR = pathlib.Path(__file__).resolve().parents[3]  # lib/hrpose/utils -> the checkout
 
 
@@ -37,8 +39,6 @@ def git_commit() -> str:
 
 def environment_info(device: torch.device, world_size: int) -> dict:
     """Versions, device and launch facts, as a json-able dict (saved as ``env.json`` per run)."""
-    import hrpose
-
     info = {
         "hrpose": hrpose.__version__,
         "git_commit": git_commit(),

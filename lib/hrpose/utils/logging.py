@@ -35,11 +35,3 @@ def setup_logging(output_dir: str | os.PathLike | None, rank: int = 0, filename:
         handler.setLevel(level)
         setattr(handler, _HANDLER_TAG, True)
         root.addHandler(handler)
-
-
-def close_logging() -> None:
-    """Remove and close the handlers ``setup_logging`` installed (flushes train.log)."""
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, _HANDLER_TAG, False)]:
-        root.removeHandler(handler)
-        handler.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.tensorboard import SummaryWriter
 from yacs.config import CfgNode
 
 from hrpose.utils import vis
@@ -37,11 +38,6 @@ class NullWriter:
 def open_writer(log_dir: str | os.PathLike, enabled: bool):
     """A ``torch.utils.tensorboard.SummaryWriter`` at ``log_dir`` when ``enabled``, else a ``NullWriter``."""
     if not enabled:
-        return NullWriter()
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is a dependency, but keep training if it is missing
-        logger.warning("tensorboard is not installed; no TensorBoard events will be written")
         return NullWriter()
     return SummaryWriter(log_dir=str(log_dir))
 
@@ -120,8 +116,9 @@ def heatmap_peaks(heatmaps: Tensor, stride: float, weights: Tensor | None = None
     return torch.cat([xy, shown.float()[..., None]], dim=2).numpy()
 
 
-def build_debug_images(cfg: CfgNode, dataset) -> DebugImages | None:
-    """``DebugImages`` from ``DEBUG.*`` (None unless ``DEBUG.DEBUG``); the skeleton from the dataset."""
+def build_debug_images(cfg: CfgNode, skeleton) -> DebugImages | None:
+    """``DebugImages`` from ``DEBUG.*`` (None unless ``DEBUG.DEBUG``); ``skeleton``: the keypoint set's
+    limbs (index pairs) drawn on the images."""
     if not cfg.DEBUG.DEBUG:
         return None
     flags = (cfg.DEBUG.SAVE_BATCH_IMAGES_GT, cfg.DEBUG.SAVE_BATCH_IMAGES_PRED, cfg.DEBUG.SAVE_HEATMAPS_GT,
@@ -130,5 +127,5 @@ def build_debug_images(cfg: CfgNode, dataset) -> DebugImages | None:
         logger.warning("DEBUG.DEBUG is on but every DEBUG.SAVE_* key is off: no debug images")
         return None
     return DebugImages(int(cfg.DEBUG.INTERVAL), *(bool(f) for f in flags), rgb=bool(cfg.DATASET.COLOR_RGB),
-                       skeleton=tuple(dataset.keypoint_set.skeleton),
+                       skeleton=tuple(skeleton),
                        stride=cfg.MODEL.IMAGE_SIZE[0] / cfg.MODEL.HEATMAP_SIZE[0])

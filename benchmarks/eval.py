@@ -26,14 +26,19 @@ import time
 import numpy as np
 import torch
 
-from hrpose.benchmark import eval_baseline as ref
-from hrpose.benchmark.common import device_facts, report, synchronize
 from hrpose.codecs import MSRAHeatmap
 from hrpose.datasets.keypoints import COCO_KEYPOINTS
+from hrpose.datasets.transforms import BOX_PADDING, PIXEL_STD
+from hrpose.engine.options import TestOptions
 from hrpose.engine.predict import decode_heatmaps
 from hrpose.evaluation import nms_per_image, rescore, results_arrays, write_results_json
+from hrpose.utils.dist import resolve_device
+
+from .common import device_facts, report, synchronize
+from .reference import eval_baseline as ref
 
 COCO_SIGMAS = np.array(COCO_KEYPOINTS.sigmas)
+DECODE = TestOptions(decode="standard", post_process=True)  # as TEST.DECODE standard, TEST.POST_PROCESS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,14 +77,14 @@ def make_scene(num_boxes: int, num_images: int, num_keypoints: int, heatmap_size
     jitter = rng.normal(0, 0.05, (num_boxes, 3))
     box_h = size[person_index] * (1 + jitter[:, 2])
     centers = centre[person_index] + jitter[:, :2] * box_h[:, None]
-    scales = np.stack([box_h * w / h, box_h], axis=1) * 1.25 / 200
-    scale_px = w / (scales[:, 0] * 200)  # heatmap px per image px (the reference uses the width)
+    scales = np.stack([box_h * w / h, box_h], axis=1) * BOX_PADDING / PIXEL_STD
+    scale_px = w / (scales[:, 0] * PIXEL_STD)  # heatmap px per image px (the reference uses the width)
     noise = rng.normal(0, 1.5, (num_boxes, num_keypoints, 2))
     peaks = (joints[person_index] + noise - centers[:, None]) * scale_px[:, None, None] + [w / 2, h / 2]
     return {"image_ids": image_ids, "centers": centers.astype(np.float32),
             "scales": scales.astype(np.float32),
             "box_scores": rng.uniform(0.05, 1.0, num_boxes).astype(np.float32),
-            "areas": np.prod(scales * 200, axis=1).astype(np.float32),
+            "areas": np.prod(scales * PIXEL_STD, axis=1).astype(np.float32),
             "peaks": np.clip(peaks, 0, [w - 1, h - 1]),
             "amplitudes": rng.uniform(0.05, 1.0, (num_boxes, num_keypoints))}
 
@@ -121,8 +126,8 @@ def decode_all(scene: dict, codec: MSRAHeatmap, chunk: int, baseline: bool, devi
         extra.time("argmax", codec.decode, maps, "standard", False)
         on_device = torch.from_numpy(maps).to(device)
         synchronize(device)
-        coords, scores = fast.time("decode", decode_heatmaps, codec, on_device, "standard", True)
-        alt = extra.time("alt_decode", decode_heatmaps, codec, on_device, "standard", True, alt_on_device)
+        coords, scores = fast.time("decode", decode_heatmaps, codec, on_device, DECODE)
+        alt = extra.time("alt_decode", decode_heatmaps, codec, on_device, DECODE, alt_on_device)
         if not (np.array_equal(coords, alt[0]) and np.array_equal(scores, alt[1])):
             raise AssertionError("torch and numpy decoding differ")  # exact by construction
         ours[sl, :, :2] = fast.time("to_image", codec.heatmap_to_image, coords, scene["centers"][sl],
@@ -156,9 +161,7 @@ def baseline_tail(scene, keypoints, args, out_json, watch: Stopwatch) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
-    from hrpose.utils.dist import select_device
-
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     rng = np.random.default_rng(args.seed)
     w, h = args.input_size
     codec = MSRAHeatmap((w, h), (w // 4, h // 4), 2)

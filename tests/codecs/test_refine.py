@@ -1,4 +1,5 @@
-"""Decoding: reference argmax + quarter offset (incl. its quirks) and DARK sub-pixel refinement."""
+"""hrpose.codecs.refine, directly and through the MSRA codec's decode: the reference argmax + quarter offset
+(incl. its quirks) and DARK sub-pixel refinement."""
 
 import math
 
@@ -145,3 +146,17 @@ def test_blur_equals_per_map_opencv():
             if hm[n, k].max() > 0:
                 expected *= hm[n, k].max() / expected.max()
             np.testing.assert_allclose(out[n, k], expected, rtol=1e-6, atol=1e-7)
+
+
+def test_the_steps_compose_to_the_codec_decode():
+    rng = np.random.default_rng(6)
+    hm = rng.standard_normal((3, 5, 64, 48)).astype(np.float32)
+    copy = hm.copy()
+    coords, maxvals = refine.argmax_coords(hm)
+    np.testing.assert_array_equal(coords, CODEC.decode(hm, post_process=False)[0])
+    np.testing.assert_array_equal(maxvals, CODEC.decode(hm)[1])
+    shifted = refine.quarter_offset(hm, coords)
+    np.testing.assert_array_equal(shifted, CODEC.decode(hm)[0])
+    assert set(np.unique(np.abs(shifted - coords))) <= {0.0, 0.25}
+    np.testing.assert_array_equal(refine.dark_refine(hm, coords), CODEC.decode(hm, method="dark")[0])
+    np.testing.assert_array_equal(hm, copy)  # every step returns new arrays

@@ -1,7 +1,9 @@
-"""Reference-style target generator: one Python loop iteration per joint (REFERENCE.md 2.7).
+"""Reference-style target generator: one Python loop iteration per joint.
 
-Deliberately written like the reference ``JointsDataset.generate_target`` (gaussian branch): it is the
-test oracle for ``MSRAHeatmap.encode`` and the baseline of the data benchmark. Do not vectorise it.
+It mirrors the original HRNet ``JointsDataset.generate_target`` (``lib/dataset/JointsDataset.py``,
+gaussian branch) line for line. It exists as the test oracle for ``MSRAHeatmap.encode``
+(tests/codecs/test_msra.py) and as the per-joint target loop of the data benchmark's reference-style
+baseline (``data_baseline.py``); it is never used by the library. Do not vectorise it.
 """
 
 import numpy as np

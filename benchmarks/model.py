@@ -1,16 +1,23 @@
 """``benchmark.py model``: network images/s on synthetic tensors, training step or forward only.
 
 The baseline measured in the same run (``--baseline``) is the reference's way: fp32, eager, NCHW.
+``--amp`` is timed as asked, also on the CPU (CPU autocast), unlike training and evaluation, which run
+AMP on CUDA only (``engine.amp.resolve_amp``). With ``--infer`` the model is prepared as evaluation
+prepares it (``engine.predict.prepare_model``: eval mode, channels_last, BN folding, compile).
 """
 
 import argparse
 
 import torch
 
-from hrpose.benchmark.common import device_facts, report, time_calls
 from hrpose.config import load_cfg
 from hrpose.engine.amp import AMP_DTYPES, autocast
-from hrpose.models import build_model, fuse_conv_bn
+from hrpose.engine.options import TestOptions
+from hrpose.engine.predict import prepare_model
+from hrpose.models import build_model
+from hrpose.utils.dist import resolve_device
+
+from .common import device_facts, report, time_calls
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,15 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _step_fn(model, images, target, amp, infer: bool):
     """A zero-argument callable running one forward (+ backward + Adam step when training)."""
-    device_type = images.device.type
-    mixed = autocast(device_type, amp)  # entered once per call below
+    device = images.device
+    mixed = autocast(device, amp)  # entered once per call below
     if infer:
         def forward():
             with torch.inference_mode(), mixed:
                 model(images)
         return forward
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    scaler = torch.amp.GradScaler(device_type, enabled=(amp == "fp16"))
+    scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
 
     def train_step():
         with mixed:
@@ -53,19 +60,22 @@ def _step_fn(model, images, target, amp, infer: bool):
 
 def measure(cfg, device, batch, amp, channels_last, compile_mode, infer, fuse_bn, warmup, iters) -> dict:
     """Images/s and per-iteration seconds of one configuration; fresh model each call."""
-    model = build_model(cfg, is_train=not infer).to(device)
-    model.eval() if infer else model.train()
-    if infer and fuse_bn:
-        model = fuse_conv_bn(model)
+    model = build_model(cfg, is_train=not infer)
+    if infer:
+        options = TestOptions(fuse_bn=fuse_bn, channels_last=channels_last, compile=compile_mode)
+        model = prepare_model(model, options, device)  # autocast to ``amp`` is _step_fn's
+    else:
+        model = model.to(device).train()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if compile_mode:
+            model = torch.compile(model, mode=compile_mode)
     w, h = cfg.MODEL.IMAGE_SIZE
     images = torch.randn(batch, 3, h, w, device=device)
     hw, hh = cfg.MODEL.HEATMAP_SIZE
     target = torch.rand(batch, cfg.MODEL.NUM_JOINTS, hh, hw, device=device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    if compile_mode:
-        model = torch.compile(model, mode=compile_mode)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = sorted(time_calls(_step_fn(model, images, target, amp, infer), device, warmup, iters))
@@ -75,13 +85,11 @@ def measure(cfg, device, batch, amp, channels_last, compile_mode, infer, fuse_bn
 
 
 def run(args: argparse.Namespace) -> None:
-    from hrpose.utils.dist import select_device
-
     if args.threads:
         torch.set_num_threads(args.threads)
     # no ImageNet weights needed to time the network (the yamls name a file most machines lack)
     cfg = load_cfg(args.cfg, ["MODEL.PRETRAINED", ""] + list(args.opts or []))
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     torch.backends.cudnn.benchmark = True
     common = dict(cfg=cfg, device=device, batch=args.batch, infer=args.infer, warmup=args.warmup,
                   iters=args.iters)

@@ -1,12 +1,21 @@
-"""Shared pieces of the benchmark tool: timing, device facts, the one-JSON-line report."""
+"""Shared pieces of the benchmark tool: repository paths, timing, device facts, the one-JSON-line report,
+and the data-pipeline objects built as the trainer builds them."""
 
 import json
+import pathlib
 import platform
 import subprocess
 import time
 from collections.abc import Callable
 
 import torch
+
+from hrpose.codecs import build_codec, build_target_renderer
+from hrpose.datasets import build_keypoint_set
+
+# The repository checkout; repo-relative defaults resolve against it, not against the working directory.
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SAMPLE_ROOT = str(REPO / "data" / "sample")  # the synthetic sample data (tools/make_sample_data.py)
 
 
 def synchronize(device: torch.device) -> None:
@@ -40,13 +49,14 @@ def device_facts(device: torch.device) -> dict:
 
 
 def git_commit() -> str:
-    """Short HEAD commit, with ``+dirty`` when tracked files differ from it (the figures then belong to
-    uncommitted code); ``unknown`` outside a git checkout."""
+    """Short HEAD commit of the repository (whatever the working directory), with ``+dirty`` when tracked
+    files differ from it (the figures then belong to uncommitted code); ``unknown`` outside a git
+    checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+                             timeout=5, check=False, cwd=REPO)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=False)
+                               capture_output=True, text=True, timeout=5, check=False, cwd=REPO)
         commit = out.stdout.strip()
         return (commit + ("+dirty" if dirty.stdout.strip() else "")) if commit else "unknown"
     except (OSError, subprocess.TimeoutExpired):
@@ -58,3 +68,10 @@ def report(result: dict, summary: str) -> None:
     result = {"commit": git_commit(), **result}
     print(json.dumps(result, sort_keys=True))
     print(summary)
+
+
+def data_parts(cfg):
+    """(codec, keypoint set, target renderer or None) of ``cfg``: what ``build_dataset`` /
+    ``build_dataloader`` and the training step take."""
+    codec, keypoint_set = build_codec(cfg), build_keypoint_set(cfg)
+    return codec, keypoint_set, build_target_renderer(cfg, codec, keypoint_set)

@@ -10,14 +10,17 @@ import time
 
 import torch
 
-from hrpose.benchmark.common import device_facts, report, synchronize
 from hrpose.config import load_cfg
-from hrpose.datasets import build_dataloader, build_target_renderer
+from hrpose.datasets import build_dataloader
+from hrpose.engine.amp import autocast
 from hrpose.engine.optim import build_optimizer
-from hrpose.engine.train_loop import autocast, backward_and_step, batch_targets, prepare_images
+from hrpose.engine.options import build_train_options
+from hrpose.engine.train_loop import TrainStep, backward_and_step, batch_targets, prepare_images
 from hrpose.losses import build_loss
 from hrpose.models import build_model
-from hrpose.utils.dist import select_device
+from hrpose.utils.dist import resolve_device
+
+from .common import data_parts, device_facts, report, synchronize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,22 +37,22 @@ def _endless(loader):
         yield from loader
 
 
-def _train_steps(model, loader, loss_fn, optimizer, scaler, device, amp, channels_last, renderer, count):
-    """Run ``count`` steps; returns (wall seconds, seconds waiting for batches, images)."""
+def _train_steps(step: TrainStep, batches, device, count: int):
+    """Run ``count`` training steps as ``train_one_epoch`` does (without its logging and guards);
+    returns (wall seconds, seconds waiting for batches, images)."""
     data_wait, images_seen = 0.0, 0
     synchronize(device)
     start = time.perf_counter()
-    batches = iter(loader)
     for _ in range(count):
         t0 = time.perf_counter()
         batch = next(batches)
         data_wait += time.perf_counter() - t0
-        images = prepare_images(batch["image"], device, channels_last)
-        targets, weights = batch_targets(batch, device, renderer)  # as train_one_epoch
-        with autocast(device, amp):
-            loss = loss_fn(model(images), targets, weights)
-        optimizer.zero_grad(set_to_none=True)
-        backward_and_step(loss, optimizer, scaler)
+        images = prepare_images(batch["image"], device, step.options.channels_last)
+        targets, weights = batch_targets(batch, device, step.target_renderer)
+        with autocast(device, step.options.amp):
+            loss = step.loss_fn(step.model(images), targets, weights)
+        step.optimizer.zero_grad(set_to_none=True)
+        backward_and_step(loss, step.optimizer, step.scaler)
         images_seen += images.shape[0]
     synchronize(device)
     return time.perf_counter() - start, data_wait, images_seen
@@ -58,26 +61,28 @@ def _train_steps(model, loader, loss_fn, optimizer, scaler, device, amp, channel
 def run(args: argparse.Namespace) -> None:
     # no ImageNet weights needed to time the network (the yamls name a file most machines lack)
     cfg = load_cfg(args.cfg, ["MODEL.PRETRAINED", ""] + list(args.opts or []))
-    device = select_device(args.device)
+    device = resolve_device(args.device)
     torch.backends.cudnn.benchmark = bool(cfg.CUDNN.BENCHMARK)
-    amp = cfg.TRAIN.AMP if device.type == "cuda" else "none"
+    options = build_train_options(cfg, device)  # AMP resolved for the device, as training does
     model = build_model(cfg, is_train=True).to(device)
-    if cfg.TRAIN.CHANNELS_LAST:
+    if options.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if cfg.TRAIN.COMPILE:
         model = torch.compile(model, mode=cfg.TRAIN.COMPILE)
     model.train()
-    loss_fn, optimizer = build_loss(cfg), build_optimizer(cfg, model)
-    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
-    data = build_dataloader(cfg, is_train=True, distributed=False)
-    step_args = (model, _endless(data), loss_fn, optimizer, scaler, device, amp,
-                 bool(cfg.TRAIN.CHANNELS_LAST), build_target_renderer(cfg, data.dataset))
-    _train_steps(*step_args, args.warmup)
+    codec, keypoint_set, renderer = data_parts(cfg)
+    step = TrainStep(model=model, loss_fn=build_loss(cfg), optimizer=build_optimizer(cfg, model),
+                     options=options,
+                     scaler=torch.amp.GradScaler(device.type) if options.amp == "fp16" else None,
+                     target_renderer=renderer)
+    batches = _endless(build_dataloader(cfg, True, codec, keypoint_set, distributed=False,
+                                        target_renderer=renderer))
+    _train_steps(step, batches, device, args.warmup)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    wall, wait, images = _train_steps(*step_args, args.iters)
-    result = {"bench": "train", "cfg": args.cfg, "batch": cfg.TRAIN.BATCH_SIZE_PER_GPU, "amp": amp,
-              "channels_last": bool(cfg.TRAIN.CHANNELS_LAST), "compile": cfg.TRAIN.COMPILE,
+    wall, wait, images = _train_steps(step, batches, device, args.iters)
+    result = {"bench": "train", "cfg": args.cfg, "batch": cfg.TRAIN.BATCH_SIZE_PER_GPU, "amp": options.amp,
+              "channels_last": options.channels_last, "compile": cfg.TRAIN.COMPILE,
               "workers": cfg.WORKERS, "targets_on_device": bool(cfg.TRAIN.TARGETS_ON_DEVICE),
               "images_per_s": round(images / wall, 2),
               "data_wait_fraction": round(wait / wall, 3), **device_facts(device)}

@@ -1,13 +1,33 @@
-"""Small synthetic COCO keypoint ground truth and the matching predictions, for evaluation tests."""
+"""Fixtures of the evaluation tests: small synthetic COCO keypoint ground truth (``make_gt``), json files
+(``write_json``) and the GT fed back as predictions (``gt_as_predictions``)."""
 
 import json
 
 import numpy as np
+import pytest
 
 from hrpose.evaluation import PosePredictions
 
 
-def make_gt(num_images: int = 3, persons_per_image: int = 2, num_keypoints: int = 17, seed: int = 0) -> dict:
+@pytest.fixture(scope="session")
+def make_gt():
+    """``make_gt(num_images=3, persons_per_image=2, num_keypoints=17, seed=0) -> dict``."""
+    return _make_gt
+
+
+@pytest.fixture(scope="session")
+def write_json():
+    """``write_json(obj, path) -> str``."""
+    return _write_json
+
+
+@pytest.fixture(scope="session")
+def gt_as_predictions():
+    """``gt_as_predictions(gt, box_score=1.0, keypoint_score=0.9) -> PosePredictions``."""
+    return _gt_as_predictions
+
+
+def _make_gt(num_images: int = 3, persons_per_image: int = 2, num_keypoints: int = 17, seed: int = 0) -> dict:
     """A COCO keypoint GT dict: persons of varied size (medium and large), all keypoints labelled
     except a few v=0, each with ``area``, ``bbox``, ``num_keypoints > 0``."""
     rng = np.random.default_rng(seed)
@@ -32,13 +52,13 @@ def make_gt(num_images: int = 3, persons_per_image: int = 2, num_keypoints: int 
     return {"images": images, "annotations": anns, "categories": categories}
 
 
-def write_json(obj, path) -> str:
+def _write_json(obj, path) -> str:
     with open(path, "w") as f:
         json.dump(obj, f)
     return str(path)
 
 
-def gt_as_predictions(gt: dict, box_score: float = 1.0, keypoint_score: float = 0.9) -> PosePredictions:
+def _gt_as_predictions(gt: dict, box_score: float = 1.0, keypoint_score: float = 0.9) -> PosePredictions:
     """Each GT person as a prediction: its keypoints (unlabelled ones get score 0), box-derived extras."""
     anns = [a for a in gt["annotations"] if a.get("num_keypoints", 0) > 0]
     kps = np.array([a["keypoints"] for a in anns], dtype=np.float32).reshape(len(anns), -1, 3)

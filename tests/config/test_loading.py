@@ -1,4 +1,4 @@
-"""Shipped experiment yamls, the reference's yamls, and the config error paths.
+"""load_cfg: shipped experiment yamls, the reference's yamls, and the config error paths.
 
 ``reference_yamls/`` holds the reference's 15 experiment files verbatim
 (leoxiaobin/deep-high-resolution-net.pytorch, ``experiments/<dataset>/<arch>/<name>.yaml``, saved as
@@ -13,7 +13,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, get_cfg, load_cfg
+from hrpose.config import ConfigError, get_cfg, load_cfg, resolve_path
 from hrpose.models import build_model, count_parameters
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -48,14 +48,6 @@ ALLOWED_PREFIXES = ("DEBUG.",)  # debug images: off (they slowed the reference's
 COCO_ONLY_TEST_KEYS = {"TEST.COCO_BBOX_FILE", "TEST.USE_GT_BBOX", "TEST.IMAGE_THRE", "TEST.IN_VIS_THRE",
                        "TEST.OKS_THRE"}
 PATH_KEYS = {"DATASET.ROOT", "MODEL.PRETRAINED", "TEST.COCO_BBOX_FILE"}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _relative(path: pathlib.Path) -> str:
@@ -94,15 +86,6 @@ def test_experiment_loads_and_builds(path):
         assert count_parameters(model) == expected
     # (build_model has checked HEATMAP_SIZE = IMAGE_SIZE / 4 and the input divisibility; the forward
     # shapes are tested in tests/models.)
-
-
-def test_a_shipped_yaml_builds_for_training_and_checks_its_pretrained_file():
-    path = str(REPO_ROOT / "experiments/coco/resnet/res50_256x192.yaml")
-    cfg = load_cfg(path, ["MODEL.PRETRAINED", "no/such/dir/resnet50.pth"])
-    with pytest.raises(FileNotFoundError, match="no/such/dir/resnet50.pth"):
-        build_model(cfg, is_train=True)
-    model = build_model(load_cfg(path, ["MODEL.PRETRAINED", ""]), is_train=True)
-    assert model.final_layer.weight.shape == (17, 256, 1, 1)
 
 
 @pytest.mark.parametrize("path", REFERENCE_YAMLS, ids=lambda p: p.name)
@@ -162,3 +145,24 @@ def test_typo_in_model_extra_is_an_error(tmp_path):
     cfg = load_cfg(_write(tmp_path, text.replace("FINAL_CONV_KERNEL", "FINAL_CONV_KERNEL_SIZE")))
     with pytest.raises(ConfigError, match=r"MODEL\.EXTRA\.FINAL_CONV_KERNEL_SIZE"):
         build_model(cfg, is_train=False)
+
+
+def test_load_cfg_is_frozen_and_checks_its_inputs(tmp_path):
+    cfg = load_cfg(None, ["TRAIN.LR", "0.01"])
+    assert cfg.is_frozen() and cfg.TRAIN.LR == 0.01
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.yaml"):
+        load_cfg(str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="KEY VALUE pairs, got an odd number"):
+        load_cfg(None, ["TRAIN.LR"])
+    with pytest.raises(ConfigError, match=r"MODEL\.IMAGE_SIZE = \[256\]; expected \[width, height\]"):
+        load_cfg(None, ["MODEL.IMAGE_SIZE", "[256]"])
+
+
+def test_data_dir_prefixes_relative_paths_only():
+    assert resolve_path("/data", "coco") == os.path.join("/data", "coco")
+    assert resolve_path("/data", "/abs/coco") == "/abs/coco"
+    assert resolve_path("", "coco") == "coco" and resolve_path("/data", "") == ""
+    cfg = load_cfg(None, ["DATA_DIR", "/data", "DATASET.ROOT", "coco", "MODEL.PRETRAINED", "/w/r50.pth",
+                          "TEST.MODEL_FILE", "best.pth"])
+    assert cfg.DATASET.ROOT == os.path.join("/data", "coco") and cfg.MODEL.PRETRAINED == "/w/r50.pth"
+    assert cfg.TEST.MODEL_FILE == os.path.join("/data", "best.pth")

@@ -1,10 +1,18 @@
 """A deliberately reference-style post-processing, only as the baseline of ``benchmark.py eval``.
 
-It follows the original HRNet code path step by step (``get_max_preds`` / ``get_final_preds`` with a
-per-box, per-joint quarter offset and a per-box inverse affine built with ``cv2.getAffineTransform``;
-per-box dicts grouped per image; rescoring loops; ``oks_nms`` calling ``oks_iou`` per remaining box
-with a Python loop over detections; per-person result dicts written with an indenting, key-sorting
-json dump). It is written here from the published description, not copied, and is not used by hrpose.
+It mirrors the original HRNet code path step by step:
+* ``get_max_preds`` / ``get_final_preds`` (``lib/core/inference.py``): argmax and max in two passes, a
+  per-box, per-joint quarter offset;
+* ``get_affine_transform`` / ``transform_preds`` (``lib/utils/transforms.py``): a per-box inverse affine
+  built with ``cv2.getAffineTransform``, applied one keypoint at a time;
+* ``COCODataset.evaluate`` / ``_write_coco_keypoint_results`` (``lib/dataset/coco.py``): per-box dicts
+  grouped per image, the rescoring loops, per-person result dicts and an indenting, key-sorting json dump;
+* ``oks_nms`` / ``oks_iou`` (``lib/nms/nms.py``): ``oks_iou`` per remaining box, with a Python loop over
+  the detections.
+It is written here from the published description, not copied. It exists so that the eval benchmark
+times hrpose's vectorised post-processing against the reference's own loops on the same boxes (and
+checks that both give the same keypoints): a speed baseline, never used by the library. The box-size
+constant (``PIXEL_STD``) is the library's.
 """
 
 import json
@@ -12,6 +20,8 @@ from collections import defaultdict
 
 import cv2
 import numpy as np
+
+from hrpose.datasets.transforms import PIXEL_STD
 
 
 def get_max_preds(heatmaps):
@@ -34,7 +44,7 @@ def _third_point(a, b):
 
 def get_affine_transform(center, scale, output_size, inv=False):
     """The reference's three-point affine (rotation 0): box centre -> (W/2, H/2), width decides scale."""
-    src_w = scale[0] * 200.0
+    src_w = scale[0] * PIXEL_STD
     dst_w, dst_h = output_size
     src = np.zeros((3, 2), dtype=np.float32)
     dst = np.zeros((3, 2), dtype=np.float32)
