@@ -2,9 +2,12 @@
 and the data-pipeline objects built as the trainer builds them."""
 
 import json
+import logging
+import os
 import pathlib
 import platform
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -12,6 +15,9 @@ import torch
 
 from hrpose.codecs import build_codec, build_target_renderer
 from hrpose.datasets import build_keypoint_set
+from hrpose.datasets.synthetic import make_sample_dataset
+
+logger = logging.getLogger(__name__)
 
 # The repository checkout; repo-relative defaults resolve against it, not against the working directory.
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -75,3 +81,14 @@ def data_parts(cfg):
     ``build_dataloader`` and the training step take."""
     codec, keypoint_set = build_codec(cfg), build_keypoint_set(cfg)
     return codec, keypoint_set, build_target_renderer(cfg, codec, keypoint_set)
+
+
+def ensure_sample_root(root: str) -> str:
+    """``root``, or, when it is the repository's sample data and that is missing (a fresh checkout), a
+    temporary folder with the sample data generated into it."""
+    if os.path.isdir(root) or os.path.abspath(root) != SAMPLE_ROOT:
+        return root
+    generated = tempfile.mkdtemp(prefix="hrpose_sample_")
+    logger.warning("%s not found: generating the sample data in %s", SAMPLE_ROOT, generated)
+    make_sample_dataset(generated)
+    return generated

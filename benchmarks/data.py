@@ -18,7 +18,6 @@ and ``--root`` are in the repository, whatever the working directory.
 import argparse
 import logging
 import os
-import tempfile
 import time
 
 import cv2
@@ -29,10 +28,9 @@ from torch.utils.data import DataLoader, default_collate
 from hrpose.config import load_cfg
 from hrpose.datasets import build_dataset
 from hrpose.datasets.loader import seed_worker
-from hrpose.datasets.synthetic import make_sample_dataset
 from hrpose.models import normalize_images
 
-from .common import REPO, SAMPLE_ROOT, data_parts, device_facts, report, time_calls
+from .common import REPO, SAMPLE_ROOT, data_parts, device_facts, ensure_sample_root, report, time_calls
 from .reference.data_baseline import BaselineDataset
 
 logger = logging.getLogger(__name__)
@@ -117,13 +115,6 @@ def _dataset(args, image_set: str, cache: bool, on_device: bool = False):
     return build_dataset(cfg, True, codec, keypoint_set, renderer), renderer
 
 
-def _ensure_root(args) -> None:
-    if not os.path.isdir(args.root) and os.path.abspath(args.root) == SAMPLE_ROOT:
-        args.root = tempfile.mkdtemp(prefix="hrpose_sample_")
-        logger.warning("%s not found: generating the sample data in %s", SAMPLE_ROOT, args.root)
-        make_sample_dataset(args.root)
-
-
 def _per_core_rates(pipelines: dict, samples: int, warmup: int) -> dict[str, float]:
     """Samples/s per core of each pipeline's ``__getitem__`` (num_workers 0)."""
     num = len(pipelines["hrpose"])
@@ -135,7 +126,7 @@ def _per_core_rates(pipelines: dict, samples: int, warmup: int) -> dict[str, flo
 
 
 def run(args: argparse.Namespace) -> None:
-    _ensure_root(args)
+    args.root = ensure_sample_root(args.root)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     image_set = _image_set(args)

@@ -13,6 +13,10 @@ Synthetic scene: each image holds a few persons and each person several jittered
 OKS-NMS has real duplicates to remove), plus lone detections; every box's heatmaps hold one Gaussian
 peak per joint, at the person's joint seen through that box, with a random amplitude (some below the
 rescoring threshold).
+
+With ``--cfg`` the network is timed too (``time_network``: every box, flip test, as evaluation runs it)
+and ``end_to_end_s`` = network (forward + decoding of its heatmaps) + the post-processing after
+decoding: COCO val2017 evaluation without the data loading, which ``benchmark.py data`` times.
 Heatmaps are generated chunk by chunk (not timed) and both pipelines decode each chunk, so memory
 stays bounded; decode times are summed over chunks. The two results are compared (kept boxes and
 keypoints) so the speed-up is for the same output.
@@ -26,15 +30,19 @@ import time
 import numpy as np
 import torch
 
-from hrpose.codecs import MSRAHeatmap
+from hrpose.codecs import MSRAHeatmap, build_codec
+from hrpose.config import load_cfg
+from hrpose.datasets import build_keypoint_set
 from hrpose.datasets.keypoints import COCO_KEYPOINTS
 from hrpose.datasets.transforms import BOX_PADDING, PIXEL_STD
+from hrpose.engine.amp import AMP_DTYPES, resolve_amp
 from hrpose.engine.options import TestOptions
-from hrpose.engine.predict import decode_heatmaps
+from hrpose.engine.predict import decode_heatmaps, forward_heatmaps, prepare_model
 from hrpose.evaluation import nms_per_image, rescore, results_arrays, write_results_json
+from hrpose.models import build_model
 from hrpose.utils.dist import resolve_device
 
-from .common import device_facts, report, synchronize
+from .common import device_facts, report, synchronize, time_calls
 from .reference import eval_baseline as ref
 
 COCO_SIGMAS = np.array(COCO_KEYPOINTS.sigmas)
@@ -55,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_baseline", "--no-baseline", action="store_true", help="time hrpose only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="where hrpose decodes: cpu | cuda | cuda:N")
+    network = parser.add_argument_group(
+        "network (end to end)", "with --cfg, also time the network over every box with the flip test")
+    network.add_argument("--cfg", default="", help="experiment yaml of the network (default init weights)")
+    network.add_argument("--batch", type=int, default=256, help="boxes per forward (x2 crops with flip)")
+    network.add_argument("--amp", choices=sorted(AMP_DTYPES), default="none")
+    network.add_argument("--channels_last", "--channels-last", action="store_true")
+    network.add_argument("--fuse_bn", "--fuse-bn", action="store_true")
+    network.add_argument("--compile", default="", help="torch.compile mode ('' = eager)")
 
 
 def make_scene(num_boxes: int, num_images: int, num_keypoints: int, heatmap_size, rng) -> dict:
@@ -141,6 +157,36 @@ def decode_all(scene: dict, codec: MSRAHeatmap, chunk: int, baseline: bool, devi
     return ours, theirs, fast, slow, extra
 
 
+def time_network(args, device: torch.device) -> dict:
+    """The ``--cfg`` network over ``--boxes`` boxes as ``predict`` runs it: ``forward_heatmaps`` with the
+    flip test (both crops in one forward) and ``decode_heatmaps``, ``--batch`` boxes at a time, prepared
+    by ``prepare_model``. The crops are one random uint8 batch in (pinned) host memory, copied to the
+    device every time like a loader's batch; every batch is full (the box count is rounded up: one
+    shape, one compilation); the first one is untimed (compilation, cuDNN autotuning). JPEG decoding and
+    cropping are the data pipeline's (``benchmark.py data``)."""
+    cfg = load_cfg(args.cfg, ["MODEL.PRETRAINED", ""])
+    options = TestOptions(flip_test=True, shift_heatmap=True, decode="standard", post_process=True,
+                          amp=resolve_amp(args.amp, device, "--amp", allow_cpu=True), fuse_bn=args.fuse_bn,
+                          channels_last=args.channels_last, compile=args.compile, batch_size=args.batch)
+    model = prepare_model(build_model(cfg, is_train=False), options, device)
+    codec, flip_index = build_codec(cfg), build_keypoint_set(cfg).flip_index
+    w, h = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
+    crops = torch.randint(0, 256, (args.batch, 3, h, w), dtype=torch.uint8)
+    if device.type == "cuda":
+        crops = crops.pin_memory()
+
+    def one_batch():
+        heatmaps = forward_heatmaps(model, crops, device, flip_index, options)
+        return decode_heatmaps(codec, heatmaps, options)
+
+    batches = -(-args.boxes // args.batch)
+    with torch.inference_mode():
+        seconds = sum(time_calls(one_batch, device, warmup=1, iters=batches))
+    return {"cfg": args.cfg, "batch": args.batch, "amp": options.amp, "channels_last": args.channels_last,
+            "fuse_bn": args.fuse_bn, "compile": args.compile, "boxes_timed": batches * args.batch,
+            "s": round(seconds, 3), "crops_per_s": round(2 * batches * args.batch / seconds, 1)}
+
+
 def hrpose_tail(scene, keypoints, args, out_json, watch: Stopwatch) -> np.ndarray:
     """Rescore, NMS, json with hrpose; returns the kept rows."""
     scores = watch.time("rescore", rescore, keypoints[..., 2], scene["box_scores"], args.in_vis_thre)
@@ -183,6 +229,12 @@ def run(args: argparse.Namespace) -> None:
               **device_facts(device)}
     summary = (f"eval post-processing, {args.boxes} boxes / {args.images} images: "
                f"hrpose {result['hrpose_s']} s")
+    if args.cfg:
+        result["network"] = time_network(args, device)
+        after_decode = sum(v for k, v in fast.seconds.items() if k != "decode")
+        result["end_to_end_s"] = round(result["network"]["s"] + after_decode, 3)
+        summary += (f"; network {result['network']['s']} s ({result['network']['crops_per_s']} crops/s "
+                    f"with flip), end to end without data loading {result['end_to_end_s']} s")
     if baseline:
         result.update(baseline_s=round(sum(slow.seconds.values()), 3),
                       baseline_stages_s={k: round(v, 3) for k, v in slow.seconds.items()},

@@ -1,8 +1,10 @@
 """``benchmark.py model``: network images/s on synthetic tensors, training step or forward only.
 
 The baseline measured in the same run (``--baseline``) is the reference's way: fp32, eager, NCHW.
-``--amp`` is timed as asked, also on the CPU (CPU autocast), unlike training and evaluation, which run
-AMP on CUDA only (``engine.amp.resolve_amp``). With ``--infer`` the model is prepared as evaluation
+``--amp`` is timed as asked, also on the CPU (``engine.amp.resolve_amp`` with ``allow_cpu``, as
+``TRAIN/TEST.AMP_ON_CPU`` do; training and evaluation run AMP on CUDA only by default). A training step is
+the product's (``engine.train_loop.backward_and_step``: fused Adam where the trainer fuses it, the fp16
+GradScaler, the device-side non-finite check). With ``--infer`` the model is prepared as evaluation
 prepares it (``engine.predict.prepare_model``: eval mode, channels_last, BN folding, compile).
 """
 
@@ -11,9 +13,12 @@ import argparse
 import torch
 
 from hrpose.config import load_cfg
-from hrpose.engine.amp import AMP_DTYPES, autocast
+from hrpose.engine.amp import AMP_DTYPES, autocast, resolve_amp
+from hrpose.engine.optim import FUSED_DEVICES
 from hrpose.engine.options import TestOptions
 from hrpose.engine.predict import prepare_model
+from hrpose.engine.train_loop import backward_and_step
+from hrpose.losses import JointsLoss
 from hrpose.models import build_model
 from hrpose.utils.dist import resolve_device
 
@@ -37,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _step_fn(model, images, target, amp, infer: bool):
-    """A zero-argument callable running one forward (+ backward + Adam step when training)."""
+    """A zero-argument callable running one forward, or one training step as ``train_one_epoch`` takes
+    it: autocast forward, the joints MSE, ``backward_and_step`` with Adam (fused where the trainer
+    fuses it, ``TRAIN.FUSED_OPTIMIZER``) and the fp16 GradScaler."""
     device = images.device
     mixed = autocast(device, amp)  # entered once per call below
     if infer:
@@ -45,16 +52,15 @@ def _step_fn(model, images, target, amp, infer: bool):
             with torch.inference_mode(), mixed:
                 model(images)
         return forward
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    scaler = torch.amp.GradScaler(device.type, enabled=(amp == "fp16"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=device.type in FUSED_DEVICES)
+    scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
+    loss_fn = JointsLoss()
 
     def train_step():
         with mixed:
-            loss = 0.5 * ((model(images).float() - target) ** 2).mean()
+            loss = loss_fn(model(images), target, None)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        backward_and_step(loss, optimizer, scaler)
     return train_step
 
 
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> None:
     # no ImageNet weights needed to time the network (the yamls name a file most machines lack)
     cfg = load_cfg(args.cfg, ["MODEL.PRETRAINED", ""] + list(args.opts or []))
     device = resolve_device(args.device)
+    args.amp = resolve_amp(args.amp, device, "--amp", allow_cpu=True)
     torch.backends.cudnn.benchmark = True
     common = dict(cfg=cfg, device=device, batch=args.batch, infer=args.infer, warmup=args.warmup,
                   iters=args.iters)

@@ -6,7 +6,9 @@
 #
 # TRAIN.BATCH_SIZE_PER_GPU is per process: the global batch is NGPUS times it (see the README's LR
 # scaling rule). Environment:
-#   PORT   rendezvous port on this host (default 29500; change it to run two jobs on one machine)
+#   PORT          rendezvous port on this host (default 29500; change it to run two jobs on one machine)
+#   MAX_RESTARTS  times torchrun restarts all processes after one fails (default 0); each restart resumes
+#                 from last.pth and repeats the interrupted epoch exactly
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -18,7 +20,9 @@ CFG=$1
 NGPUS=$2
 shift 2
 PORT=${PORT:-29500}
+MAX_RESTARTS=${MAX_RESTARTS:-0}
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-exec torchrun --nnodes 1 --nproc_per_node "$NGPUS" --master_addr 127.0.0.1 --master_port "$PORT" \
+exec torchrun --nnodes 1 --nproc_per_node "$NGPUS" --max-restarts "$MAX_RESTARTS" \
+    --master_addr 127.0.0.1 --master_port "$PORT" \
     "$REPO_DIR/tools/train.py" --cfg "$CFG" "$@"

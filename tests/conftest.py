@@ -2,24 +2,37 @@
 
 * ``tiny_cfg`` / ``tiny_yaml`` / ``tiny_model``: THE tiny HRNet of the test suite (every code path of the
   architecture, milliseconds per forward on a CPU);
+* ``sample_variant_root`` / ``variant_cfg``: the same kind of data in another benchmark's layout and
+  keypoint set, with the config of its sample yaml;
 * ``sample_data_root``: THE small synthetic COCO-format dataset, with ``data_cfg`` (a config on a
   COCO-layout folder) and ``make_dataset`` / ``make_loader`` (built with the config's own codec and
   keypoint set, as the trainer builds them);
 * ``save_training_checkpoint`` / ``save_plain_state_dict``: the two kinds of checkpoint files.
+* ``fake_detector``: a person detector with fixed boxes, for inference without a detector model.
 
 Test modules never import each other: what they share is a fixture here (or in a folder's conftest.py
 for what only that folder uses).
 """
 
+import atexit
+import os
 import pathlib
+import shutil
 import socket
+import tempfile
 
+import numpy as np
 import pytest
 import torch
 
 # CI and dev machines have 2 cores; one intra-op thread per test process avoids oversubscription
 # (measured 5-10x slower W32 tests with the default thread count on a loaded 2-core machine).
 torch.set_num_threads(1)
+
+# The records cache (hrpose.datasets.records) of the whole session, and of the tools the tests start,
+# lives in a temporary folder, not in the user's ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="hrpose-tests-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 COCO_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "coco_sample"
@@ -94,6 +107,39 @@ def sample_data_root(tmp_path_factory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("sample_data")
     make_sample_dataset(str(root), seed=0, num_train_images=8, num_val_images=4)
     return root
+
+
+@pytest.fixture(scope="session")
+def sample_variant_root(tmp_path_factory):
+    """``sample_variant_root(variant, num_train_images=8, num_val_images=4) -> root``: the synthetic data in
+    another benchmark's layout and keypoint set (crowdpose, mpii, aic, posetrack18, halpe, ochuman;
+    ``hrpose.datasets.synthetic_variants``), generated once per session for each size."""
+    from hrpose.datasets.synthetic_variants import make_variant_dataset
+
+    made: dict = {}
+
+    def build(variant: str, num_train_images: int = 8, num_val_images: int = 4) -> pathlib.Path:
+        key = (variant, num_train_images, num_val_images)
+        if key not in made:
+            made[key] = tmp_path_factory.mktemp(f"sample_{variant}")
+            make_variant_dataset(str(made[key]), variant, seed=0, num_train_images=num_train_images,
+                                 num_val_images=num_val_images)
+        return made[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def variant_cfg():
+    """``variant_cfg(variant, root, *KEY_VALUE)``: ``experiments/sample/hrnet_tiny_<variant>_sample.yaml``
+    on ``root``, loaded like any experiment (``_BASE_`` included), with ``WORKERS 0``."""
+    from hrpose.config import load_cfg
+
+    def build(variant: str, root, *opts):
+        path = REPO_ROOT / "experiments" / "sample" / f"hrnet_tiny_{variant}_sample.yaml"
+        return load_cfg(str(path), ["DATASET.ROOT", str(root), "WORKERS", "0", *(str(o) for o in opts)])
+
+    return build
 
 
 @pytest.fixture
@@ -221,3 +267,32 @@ def make_loader():
                                 target_renderer=renderer)
 
     return build
+
+
+# --- inference -----------------------------------------------------------------------------------------
+
+class FakeDetector:
+    """A ``hrpose.apis.detector.PersonDetector`` with fixed boxes: person i at ``FRACTIONS[i]`` (x, y, w, h
+    as fractions of the image size), scores 0.9, 0.8, ...; ``calls`` lists the batch size of each call."""
+
+    FRACTIONS = ((0.1, 0.15, 0.3, 0.7), (0.55, 0.1, 0.3, 0.8))
+
+    def __init__(self, persons: int = 2):
+        self.persons = persons
+        self.calls: list[int] = []
+
+    def detect(self, images):
+        self.calls.append(len(images))
+        out = []
+        for image in images:
+            h, w = image.shape[:2]
+            boxes = [[fx * w, fy * h, fw * w, fh * h, 0.9 - 0.1 * i]
+                     for i, (fx, fy, fw, fh) in enumerate(self.FRACTIONS[: self.persons])]
+            out.append(np.array(boxes, dtype=np.float32).reshape(-1, 5))
+        return out
+
+
+@pytest.fixture
+def fake_detector():
+    """``fake_detector(persons=2) -> FakeDetector``: fixed person boxes, no model (drives inference tests)."""
+    return FakeDetector

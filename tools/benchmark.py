@@ -1,4 +1,4 @@
-"""Benchmarks: ``python tools/benchmark.py {model,data,train,eval,numerics} ...``.
+"""Benchmarks: ``python tools/benchmark.py {model,data,train,eval,numerics,syncs} ...``.
 
 Each subcommand prints one JSON line (configuration, device, throughput, memory) and a readable summary.
 Speed-ups are reported as ratios against a baseline measured in the same run.
@@ -25,6 +25,8 @@ SUBCOMMANDS = {
     "train": "end-to-end training images/s with the real loader, data-wait fraction",
     "eval": "post-processing time for N boxes (decode, inverse affine, rescoring, NMS, json)",
     "numerics": "heatmap / keypoint differences of bf16, BN folding, channels_last, compile vs fp32",
+    "syncs": "host-device syncs per training step (default path: none between PRINT_FREQ reads)",
+    "records": "COCO-scale record building (cold / cached) and loader-worker memory, arrays vs objects",
 }
 
 

@@ -15,7 +15,7 @@ import pathlib
 import cv2
 import numpy as np
 
-from hrpose.config.cli import add_config_arguments, cfg_from_args
+from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 from hrpose.codecs import build_codec, build_target_renderer
 from hrpose.datasets import build_dataset, build_keypoint_set
 from hrpose.datasets.topdown import crop_keypoints
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--epoch", type=int, default=0, help="augmentation epoch (--train)")
     parser.add_argument("--out", default="show_samples", help="output folder")
     add_config_arguments(parser)
-    args = parser.parse_args()
+    args = parse_tool_args(parser)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = cfg_from_args(args)
     codec, ks = build_codec(cfg), build_keypoint_set(cfg)
@@ -77,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

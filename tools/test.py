@@ -5,9 +5,12 @@
 
 Weights: ``TEST.MODEL_FILE`` (loaded strictly), else the run's ``best.pth``. Boxes: GT
 (``TEST.USE_GT_BBOX True``) or the detector json ``TEST.COCO_BBOX_FILE``. Writes
-``<run dir>/results/keypoints_<TEST_SET>_results.json`` (for test-dev: upload it to the COCO server).
+``<run dir>/results/keypoints_<TEST_SET>_<gt | detector json stem>_results.json`` (for test-dev: upload it
+to the COCO server). The metric is the dataset's (``TEST.METRIC``): COCO AP, CrowdPose AP(E/M/H), MPII PCKh.
+A training checkpoint's keypoint set must be the config's (names and order), else it stops naming both.
 ``--oracle`` evaluates the codec's own GT target heatmaps instead of a network (needs GT boxes): the AP
-ceiling of the heatmap resolution and decoding. ``--device`` must come before the ``KEY VALUE`` overrides.
+ceiling of the heatmap resolution and decoding (with a hint when it is below 0.95). Flags may come
+anywhere on the command line.
 """
 
 import argparse
@@ -17,11 +20,13 @@ import pathlib
 import torch
 
 from hrpose.codecs import build_codec
-from hrpose.config.cli import add_config_arguments, cfg_from_args
+from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 from hrpose.datasets import build_keypoint_set
-from hrpose.engine.evaluate import build_evaluator, results_json_path
+from hrpose.datasets.keypoints import KeypointSet, check_same_keypoints
+from hrpose.engine.evaluate import build_evaluator, oracle_hint
 from hrpose.engine.predict import prepare_model
-from hrpose.models import build_model, load_weights
+from hrpose.models import build_model, load_state_dict
+from hrpose.utils.checkpoint import load_checkpoint, state_dict_of
 from hrpose.utils.dist import (
     cleanup_distributed,
     get_rank,
@@ -30,6 +35,7 @@ from hrpose.utils.dist import (
     is_main_process,
     resolve_device,
 )
+from hrpose.utils.env import set_cpu_threads
 from hrpose.utils.logging import setup_logging
 from hrpose.utils.paths import run_output_dir
 
@@ -42,8 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--oracle", action="store_true",
                         help="decode the GT target heatmaps instead of running a network (GT boxes only)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available) | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU intra-op threads per process (0: one per core, split between local ranks)")
     add_config_arguments(parser)
-    return parser.parse_args()
+    return parse_tool_args(parser)
 
 
 def model_file(cfg, run_dir: pathlib.Path) -> str:
@@ -58,10 +66,15 @@ def model_file(cfg, run_dir: pathlib.Path) -> str:
     return path
 
 
-def load_model(cfg, run_dir: pathlib.Path) -> torch.nn.Module:
-    """The config's network with its weights (strict loading), on the CPU."""
+def load_model(cfg, run_dir: pathlib.Path, keypoint_set: KeypointSet) -> torch.nn.Module:
+    """The config's network with its weights (strict loading), on the CPU. A training checkpoint stores
+    its keypoint set: it must be ``keypoint_set`` (the config's), else ``KeypointSetError`` names both."""
+    path = model_file(cfg, run_dir)
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and isinstance(state.get("keypoint_set"), dict):
+        check_same_keypoints(KeypointSet.from_dict(state["keypoint_set"]), keypoint_set, path)
     model = build_model(cfg, is_train=False)
-    load_weights(model, model_file(cfg, run_dir), strict=True)
+    load_state_dict(model, state_dict_of(state, path), path)
     return model
 
 
@@ -69,21 +82,27 @@ def main() -> None:
     args = parse_args()
     setup_logging(None)
     device = resolve_device(args.device)
+    set_cpu_threads(args.threads)
     init_distributed(device)
     cfg = cfg_from_args(args)
     run_dir = run_output_dir(cfg, args.cfg)
     setup_logging(run_dir, rank=get_rank(), filename="test.log")
-    evaluator = build_evaluator(cfg, device, build_codec(cfg), build_keypoint_set(cfg), is_distributed())
-    model = None if args.oracle else prepare_model(load_model(cfg, run_dir), evaluator.options, device)
+    keypoint_set = build_keypoint_set(cfg)
+    evaluator = build_evaluator(cfg, device, build_codec(cfg), keypoint_set, is_distributed())
+    model = None
+    if not args.oracle:
+        model = prepare_model(load_model(cfg, run_dir, keypoint_set), evaluator.options, device)
     stats = evaluator.run(model, run_dir, oracle=args.oracle, name=cfg.MODEL.NAME)
     if is_main_process():
-        # the AP table itself was logged by the evaluator (console and test.log)
-        results = results_json_path(run_dir, cfg.DATASET.TEST_SET)
+        # the metric's table itself was logged by the evaluator (console and test.log)
         if not stats:
             print(f"{cfg.DATASET.TEST_SET} has no annotations: upload the results json to the COCO server")
-        print(f"results json: {results}")
+        hint = oracle_hint(stats, evaluator.scoring.metric, cfg.MODEL.CODEC, cfg.MODEL.IMAGE_SIZE)
+        if args.oracle and hint:
+            print(f"hint: {hint}")
+        print(f"results json: {evaluator.results_path(run_dir)}")
     cleanup_distributed()
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

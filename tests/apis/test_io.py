@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 
 from hrpose.apis.io import (
+    BoxesByKey,
     BoxSource,
     Frame,
     InputError,
     coco_image_id,
+    count_frames,
     filter_boxes,
     input_kind,
     iter_frames,
     load_box_source,
+    video_fps,
 )
 
 
@@ -59,3 +62,25 @@ def test_box_sources(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"x.jpg": [[1, 2, 3]]}))
     with pytest.raises(InputError, match="bad.json"):
         load_box_source(tmp_path / "bad.json")
+
+
+def test_camera_index_video_counts_and_box_matching(tmp_path):
+    assert input_kind("0") == input_kind(3) == "camera"  # digits that are not a path
+    assert count_frames("0") is None and video_fps("0", default=30.0) == 30.0  # the camera is not opened
+    with pytest.raises(InputError, match="cannot open camera 97"):
+        next(iter_frames("97"))  # no such device here
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 12.0, (32, 24))
+    for i in range(3):
+        writer.write(np.full((24, 32, 3), 60 * i, np.uint8))
+    writer.release()
+    frames = list(iter_frames(video))
+    assert [(f.name, f.index, f.video_frame) for f in frames] == [(f"clip_{i:06d}", i, i) for i in range(3)]
+    assert count_frames(video) == 3 and video_fps(video) == pytest.approx(12.0)
+    for name in ("a.png", "b.jpg"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((4, 6, 3), np.uint8))
+    assert count_frames(tmp_path) == 2 and count_frames(tmp_path / "a.png") == 1
+    source = BoxesByKey({"a.png": np.zeros((0, 5), np.float32), 1: np.ones((1, 5), np.float32)})
+    assert source.has_boxes(_frame("a.png")) and not source.has_boxes(_frame("b.jpg"))  # even an empty entry
+    assert source.has_boxes(frames[1]) and len(source.boxes(frames[1])) == 1  # video frames by number
+    assert BoxSource().has_boxes(_frame("anything.jpg"))

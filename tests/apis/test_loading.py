@@ -6,9 +6,10 @@ import logging
 import pytest
 import torch
 
-from hrpose.apis.loading import cfg_from_yaml_string, is_self_describing, load_pose_model
+from hrpose.apis.loading import is_self_describing, load_pose_model
+from hrpose.config import cfg_from_string
 from hrpose.config import ConfigError
-from hrpose.datasets.keypoints import COCO_KEYPOINTS, MPII_KEYPOINTS
+from hrpose.datasets.keypoints import COCO_KEYPOINTS, MPII_KEYPOINTS, KeypointSetError, builtin_keypoint_set
 from hrpose.utils.checkpoint import CheckpointError, save_checkpoint
 
 
@@ -82,6 +83,21 @@ def test_stored_keypoint_set_must_match_num_joints(tiny_cfg, tiny_model, tmp_pat
 
 def test_stored_config_with_an_unknown_key_names_the_source():
     with pytest.raises(ConfigError, match=r"old\.pth: stored config does not merge"):
-        cfg_from_yaml_string("TRAIN:\n  NO_SUCH_KEY: 1\n", source="old.pth")
-    cfg = cfg_from_yaml_string("TEST:\n  FLIP_TEST: true\n", ["TEST.SHIFT_HEATMAP", "False"])
+        cfg_from_string("TRAIN:\n  NO_SUCH_KEY: 1\n", source="old.pth")
+    cfg = cfg_from_string("TEST:\n  FLIP_TEST: true\n", ["TEST.SHIFT_HEATMAP", "False"])
     assert cfg.TEST.FLIP_TEST and not cfg.TEST.SHIFT_HEATMAP and cfg.is_frozen()
+
+
+def test_stored_keypoint_set_must_be_the_configs(tiny_cfg, tiny_model, tiny_yaml, tmp_path):
+    """The issue: a PoseTrack18 checkpoint with a COCO config loaded silently (its head_top/head_bottom
+    flipped as eyes). Same count, other names: an error naming both sets."""
+    cfg = tiny_cfg()
+    posetrack = builtin_keypoint_set("posetrack18")
+    save_checkpoint(tmp_path / "posetrack.pth", {"model": tiny_model(cfg).state_dict(), "config": cfg.dump(),
+                                                 "keypoint_set": posetrack.to_dict()})
+    with pytest.raises(KeypointSetError, match=r"posetrack\.pth was trained on keypoint set 'posetrack18'.*"
+                                                r"config gives keypoint set 'coco'"):
+        load_pose_model(tmp_path / "posetrack.pth", cfg_path=str(tiny_yaml))
+    loaded = load_pose_model(tmp_path / "posetrack.pth", cfg_path=str(tiny_yaml),
+                             opts=["DATASET.KEYPOINT_SET", "posetrack18"])
+    assert loaded.keypoint_set == posetrack

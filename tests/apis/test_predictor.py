@@ -189,3 +189,38 @@ def test_trained_checkpoint_is_near_ground_truth(tmp_path):
             errors += list(np.linalg.norm(person[visible, :2] - gt[visible, :2], axis=1) / size)
     assert errors, "no labelled persons in the first 10 val images"
     assert np.median(errors) < 0.1, f"median keypoint error {np.median(errors):.3f} of the box size"
+
+
+def test_predict_batch_shares_batches_and_matches_predict(predictor, sample_image):
+    image, boxes, _ = sample_image
+    small = np.ascontiguousarray(image[:120, :200])
+    calls = []
+    handle = predictor.model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        together = predictor.predict_batch([image, small, image], [boxes, np.zeros((0, 4)), boxes[:1]])
+    finally:
+        handle.remove()
+    assert calls == [2 * (len(boxes) + 1)]  # every crop of the three images in one (flipped) batch
+    assert [p.shape for p in together] == [(len(boxes), 17, 3), (0, 17, 3), (1, 17, 3)]
+    np.testing.assert_allclose(together[0], predictor.predict(image, boxes), atol=1e-4)
+    np.testing.assert_allclose(together[2], predictor.predict(image, boxes[:1]), atol=1e-4)
+    with pytest.raises(ValueError, match="2 images but 1"):
+        predictor.predict_batch([image, image], [boxes])
+
+
+def test_detector_gives_the_boxes_when_none_are_passed(tiny_cfg, tiny_model, sample_image, fake_detector):
+    cfg = tiny_cfg()
+    detector = fake_detector()
+    with_detector = Predictor(tiny_model(cfg), build_codec(cfg), COCO_KEYPOINTS, device="cpu", color_rgb=True,
+                              detector=detector)
+    image = sample_image[0]
+    boxes = with_detector.person_boxes([image])[0]
+    assert boxes.shape == (2, 5) and detector.calls == [1]
+    np.testing.assert_array_equal(with_detector.predict(image), with_detector.predict(image, boxes))
+    # RGB input: the detector still receives BGR.
+    rgb = np.ascontiguousarray(image[:, :, ::-1])
+    seen = []
+    detector.detect = lambda images: seen.extend(images) or [boxes]
+    from_rgb = with_detector.predict(rgb, color="rgb")
+    np.testing.assert_array_equal(from_rgb, with_detector.predict(image, boxes))
+    np.testing.assert_array_equal(seen[0], image)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from hrpose.config import ConfigError
-from hrpose.config.cli import add_config_arguments, cfg_from_args
+from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 
 
 def _parse(*argv, cfg_required=True):
@@ -52,3 +52,24 @@ def test_prev_model_dir_is_accepted_and_ignored(tiny_yaml, caplog):
 def test_unknown_override_names_the_key(tiny_yaml):
     with pytest.raises(ConfigError, match="TRAIN.NO_SUCH_KEY"):
         cfg_from_args(_parse("--cfg", str(tiny_yaml), "TRAIN.NO_SUCH_KEY", "1"))
+
+
+def test_flags_may_come_after_and_between_the_overrides(tiny_yaml):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="auto")
+    add_config_arguments(parser)
+    args = parse_tool_args(parser, ["--cfg", str(tiny_yaml), "TEST.FLIP_TEST", "False", "--device", "cpu",
+                                    "WORKERS", "3"])
+    assert args.device == "cpu" and args.opts == ["TEST.FLIP_TEST", "False", "WORKERS", "3"]
+    cfg = cfg_from_args(args)
+    assert cfg.TEST.FLIP_TEST is False and cfg.WORKERS == 3
+
+
+def test_user_errors_end_in_one_line_and_status_2(capsys):
+    def main():
+        raise ConfigError("x.yaml: TRAIN.LR = 'fast'; expected a float")
+
+    with pytest.raises(SystemExit) as info:
+        run_tool(main)
+    assert info.value.code == 2
+    assert capsys.readouterr().err == "error: x.yaml: TRAIN.LR = 'fast'; expected a float\n"

@@ -179,3 +179,36 @@ def test_detector_json_problems(sample_copy, data_cfg, caplog, make_dataset):
         make_dataset(data_cfg(sample_copy, *opts, "TEST.COCO_BBOX_FILE", missing), is_train=False)
     with pytest.raises(CocoFormatError, match="TEST.COCO_BBOX_FILE is empty"):
         make_dataset(data_cfg(sample_copy, *opts), is_train=False)
+
+
+@pytest.mark.parametrize("change, what", [
+    ({"bbox": None}, "no 'bbox'"),
+    ({"bbox": [10, 20]}, r"'bbox' must be 4 numbers \[x, y, w, h\]"),
+    ({"score": "high"}, "'score' must be a number"),
+    ({"image_id": "abc"}, "'image_id' and 'category_id' must be integers"),
+])
+def test_malformed_detector_entry_names_file_and_entry(sample_copy, data_cfg, make_dataset, change, what):
+    image_id = json.loads((sample_copy / VAL_JSON).read_text())["images"][0]["id"]
+    good = {"image_id": image_id, "category_id": 1, "bbox": [10, 10, 40, 80], "score": 0.9}
+    bad = {k: v for k, v in {**good, **change}.items() if v is not None}
+    path = _dets(sample_copy, [good, bad])
+    opts = ("TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", path)
+    with pytest.raises(CocoFormatError, match=rf"detector json {re.escape(str(path))}: entry 1 .*{what}; expected"):
+        make_dataset(data_cfg(sample_copy, *opts), is_train=False)
+
+
+def test_labelled_joints_without_coordinates_are_counted_and_unlabelled(sample_copy, data_cfg, make_dataset,
+                                                                       caplog):
+    def break_joints(data):
+        person = next(a for a in data["annotations"] if a["num_keypoints"] >= 3 and not a["iscrowd"])
+        labelled = [j for j in range(17) if person["keypoints"][3 * j + 2] > 0][:2]
+        for j in labelled:
+            person["keypoints"][3 * j] = float("nan")
+        return data
+
+    _edit_json(sample_copy, VAL_JSON, break_joints)
+    with caplog.at_level(logging.WARNING):
+        ds = make_dataset(data_cfg(sample_copy), is_train=False)
+    assert "2 labelled joints have non-finite coordinates; they count as unlabelled" in caplog.text
+    for rec in ds.records:
+        assert np.isfinite(rec.keypoints).all()

@@ -1,5 +1,7 @@
 """Keypoint sets as data, including a CrowdPose-style 14-keypoint set that trains and evaluates by yaml."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,10 @@ from hrpose.datasets.keypoints import (
     KeypointSet,
     KeypointSetError,
     build_keypoint_set,
+    builtin_keypoint_set,
+    builtin_keypoint_set_names,
+    check_same_keypoints,
+    keypoint_set_from_file,
 )
 from hrpose.engine.evaluate import build_evaluator
 
@@ -91,3 +97,95 @@ def test_crowdpose_yaml_alone(crowdpose, tmp_path, make_dataset):
 def test_coco_set_on_crowdpose_json_names_the_file(crowdpose, data_cfg, make_dataset):
     with pytest.raises(ValueError, match="person_keypoints_train2017.json"):
         make_dataset(data_cfg(crowdpose.root), is_train=True)
+
+
+# --- the keypoint sets shipped as data files ----------------------------------------------------------------
+
+BUILTIN = {"coco": 17, "mpii": 16, "crowdpose": 14, "aic": 14, "posetrack18": 17, "halpe26": 26}
+
+
+def _side(name: str) -> str:
+    for left, right in (("left_", "right_"), ("l_", "r_")):
+        if name.startswith(left):
+            return "L" + name[len(left):]
+        if name.startswith(right):
+            return "R" + name[len(right):]
+    return name
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_builtin_sets_are_consistent(name):
+    ks = builtin_keypoint_set(name)
+    assert ks.name == name and ks.num_keypoints == BUILTIN[name]
+    idx = ks.flip_index
+    np.testing.assert_array_equal(idx[idx], np.arange(ks.num_keypoints))
+    for a, b in ks.flip_pairs:  # every pair is a left/right pair of the same part
+        assert {_side(ks.names[a])[0], _side(ks.names[b])[0]} == {"L", "R"}
+        assert _side(ks.names[a])[1:] == _side(ks.names[b])[1:]
+    sided = {i for i, n in enumerate(ks.names) if _side(n) != n}
+    assert sided == {i for pair in ks.flip_pairs for i in pair}  # and every sided keypoint is paired
+    assert all(0 < s < 0.2 for s in ks.sigmas) and len(ks.skeleton) >= ks.num_keypoints - 3
+    assert builtin_keypoint_set(name) == ks and KeypointSet.from_dict(ks.to_dict()) == ks
+    assert name in builtin_keypoint_set_names()
+
+
+def test_builtin_files_keep_the_reference_sets():
+    # the values the reference (lib/dataset/coco.py, mpii.py) hard-coded
+    assert COCO_KEYPOINTS.flip_pairs == tuple((i, i + 1) for i in range(1, 17, 2))
+    assert COCO_KEYPOINTS.upper_body_ids == tuple(range(11))
+    assert COCO_KEYPOINTS.joint_weights == (1.0,) * 7 + (1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5)
+    assert MPII_KEYPOINTS.flip_pairs == ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+    assert MPII_KEYPOINTS.upper_body_ids == tuple(range(7, 16))
+
+
+def test_posetrack_head_points_are_not_flipped_as_eyes():
+    """The issue: PoseTrack18's slots 1/2 (head bottom/top) were flipped as eyes with the COCO set."""
+    posetrack = builtin_keypoint_set("posetrack18")
+    assert posetrack.names[1:3] == ("head_bottom", "head_top")
+    assert posetrack.flip_index[1] == 1 and posetrack.flip_index[2] == 2
+    assert COCO_KEYPOINTS.flip_index[1] == 2
+
+
+def test_keypoint_set_by_name_by_dataset_and_by_file(tmp_path):
+    cfg = get_cfg()
+    cfg.DATASET.DATASET, cfg.MODEL.NUM_JOINTS = "halpe", 26
+    assert build_keypoint_set(cfg).name == "halpe26"  # DATASET.DATASET -> its set
+    cfg.DATASET.DATASET, cfg.MODEL.NUM_JOINTS = "ochuman", 17
+    assert build_keypoint_set(cfg) == COCO_KEYPOINTS
+    cfg.DATASET.KEYPOINT_SET, cfg.MODEL.NUM_JOINTS = "aic", 14
+    assert build_keypoint_set(cfg).sigmas[2] == pytest.approx(0.01057665)
+    own = tmp_path / "three.yaml"
+    own.write_text("name: three\nkeypoints: [top, left_hand, right_hand]\n"
+                   "flip_pairs: [[left_hand, right_hand]]\n"
+                   "sigmas: [0.05, 0.06, 0.06]\nupper_body: [top]\nskeleton: [[top, left_hand]]\n")
+    cfg.DATASET.KEYPOINT_SET, cfg.MODEL.NUM_JOINTS = str(own), 3
+    ks = build_keypoint_set(cfg)
+    assert ks.flip_pairs == ((1, 2),) and ks.joint_weights == (1.0, 1.0, 1.0) and ks.skeleton == ((0, 1),)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nkeypoints: [a, b]\nflip_pairs: [[a, c]]\nsigmas: [0.1, 0.1]\nupper_body: [a]\n",
+     r"flip_pairs names \['c'\] that are not in 'keypoints'"),
+    ("name: x\nkeypoints: [a, b]\nflip_pairs: []\nsigmas: [0.1]\nupper_body: [a]\n",
+     "1 OKS sigmas for 2 keypoints"),
+    ("name: x\nkeypoints: [a]\nflip_pairs: []\nsigmas: [0.1]\nupper: [a]\n",
+     r"unknown keys \['upper'\], missing keys \['upper_body'\]"),
+])
+def test_bad_keypoint_set_file_names_the_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(KeypointSetError, match=f"keypoint set file {re.escape(str(path))}: .*{message}"):
+        keypoint_set_from_file(path)
+    with pytest.raises(KeypointSetError, match="keypoint set file not found"):
+        keypoint_set_from_file(tmp_path / "nope.yaml")
+
+
+def test_a_different_keypoint_set_is_an_error_naming_both():
+    posetrack = builtin_keypoint_set("posetrack18")
+    check_same_keypoints(COCO_KEYPOINTS, builtin_keypoint_set("coco"), "ckpt.pth")
+    message = (r"ckpt\.pth was trained on keypoint set 'posetrack18' \(17 keypoints\) but the config gives "
+               r"keypoint set 'coco' \(17 keypoints\).*1: 'head_bottom' vs 'left_eye'")
+    with pytest.raises(KeypointSetError, match=message):
+        check_same_keypoints(posetrack, COCO_KEYPOINTS, "ckpt.pth")
+    with pytest.raises(KeypointSetError, match="'crowdpose' \\(14 keypoints\\).*'aic' \\(14 keypoints\\)"):
+        check_same_keypoints(builtin_keypoint_set("crowdpose"), builtin_keypoint_set("aic"), "x")

@@ -9,6 +9,7 @@ from hrpose.codecs import MSRAHeatmap
 from hrpose.config import get_cfg
 from hrpose.datasets import COCO_KEYPOINTS, DatasetConfigError, ShardSampler, build_dataset
 from hrpose.datasets import loader as loader_module
+from hrpose.datasets.loader import build_dataset_files
 
 
 @pytest.mark.parametrize(("num", "world"), [(0, 2), (1, 4), (10, 3), (11, 4), (118, 8), (5, 1)])
@@ -102,11 +103,39 @@ def _cfg(**dataset):
 
 
 def test_unsupported_dataset_settings():
-    with pytest.raises(DatasetConfigError, match="'mpii' is not supported yet.*COCO-format"):
-        build_dataset(_cfg(DATASET="mpii"), True, CODEC, COCO_KEYPOINTS)
     with pytest.raises(DatasetConfigError, match="DATA_FORMAT = 'zip'.*zip archives is not supported"):
         build_dataset(_cfg(DATA_FORMAT="zip"), True, CODEC, COCO_KEYPOINTS)
-    with pytest.raises(DatasetConfigError, match="only COCO-format"):
-        build_dataset(_cfg(DATASET="crowdpose"), True, CODEC, COCO_KEYPOINTS)
     with pytest.raises(DatasetConfigError, match="DATASET.ROOT is empty"):
         build_dataset(_cfg(ROOT=""), True, CODEC, COCO_KEYPOINTS)
+
+
+def test_dataset_files_by_layout_and_keys():
+    assert build_dataset_files(_cfg(TRAIN_SET="train2017", ROOT="r"), True) == (
+        "r/annotations/person_keypoints_train2017.json", "r/images/train2017")
+    assert build_dataset_files(_cfg(DATASET="mpii", TEST_SET="valid", ROOT="r"), False) == (
+        "r/annot/valid.json", "r/images")
+    keys = _cfg(DATASET="crowdpose", ROOT="r", TEST_ANN_FILE="json/crowdpose_test.json",
+                TEST_IMAGES="/data/imgs", TRAIN_ANN_FILE="/abs/train.json", TRAIN_IMAGES=".")
+    assert build_dataset_files(keys, False) == ("r/json/crowdpose_test.json", "/data/imgs")
+    assert build_dataset_files(keys, True) == ("/abs/train.json", "r/.")
+
+
+def test_files_by_key_with_sub_folders_in_file_name(sample_variant_root, variant_cfg, make_dataset):
+    """PoseTrack18: file_name = images/<split>/<video>/<frame>.jpg below the root (TEST_IMAGES '.')."""
+    root = sample_variant_root("posetrack18")
+    ds = make_dataset(variant_cfg("posetrack18", root), is_train=False)
+    path = ds.records[0].image_path
+    assert path.startswith(f"{root}/./images/val/") and path.count("/") - str(root).count("/") == 5
+    assert ds[0]["image"].shape == (3, 128, 96)  # the image is found and decoded
+
+
+@pytest.mark.parametrize("variant", ["crowdpose", "aic", "posetrack18", "halpe", "ochuman", "mpii"])
+def test_every_benchmark_layout_loads_by_its_sample_yaml(sample_variant_root, variant_cfg, make_dataset,
+                                                         variant):
+    cfg = variant_cfg(variant, sample_variant_root(variant))
+    for is_train in (True, False):
+        ds = make_dataset(cfg, is_train)
+        item = ds[len(ds) - 1]
+        assert len(ds) > 0 and item["heatmaps"].shape[0] == cfg.MODEL.NUM_JOINTS
+        assert ds.keypoint_set.num_keypoints == cfg.MODEL.NUM_JOINTS
+        assert item["target_weight"].sum() > 0

@@ -1,4 +1,5 @@
-"""resolve_amp (the one "AMP only on CUDA" rule) and autocast (a no-op for 'none')."""
+"""resolve_amp (the one "AMP only on CUDA" rule, and its ``*.AMP_ON_CPU`` exception) and autocast (a no-op
+for 'none')."""
 
 import contextlib
 import logging
@@ -24,12 +25,29 @@ def test_amp_is_cuda_only(amp, caplog):
         assert resolve_amp(amp, torch.device("meta")) == "none"  # any device but CUDA
 
 
+@pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
+def test_allow_cpu_keeps_the_amp_on_the_cpu_only(amp, caplog):
+    """``TRAIN/TEST.AMP_ON_CPU``: the CUDA code path on the CPU (tests, benchmarks), silently."""
+    with caplog.at_level(logging.WARNING, logger="hrpose.engine.amp"):
+        assert resolve_amp(amp, CPU, "TRAIN.AMP", allow_cpu=True) == amp
+        assert resolve_amp(amp, torch.device("meta"), allow_cpu=True) == "none"  # the CPU only
+    assert not [r for r in caplog.records if "cpu" in r.getMessage()]
+
+
+def test_the_warning_names_the_switch_that_allows_the_cpu(caplog):
+    with caplog.at_level(logging.WARNING, logger="hrpose.engine.amp"):
+        resolve_amp("bf16", CPU, "TEST.AMP")
+    assert "set TEST.AMP_ON_CPU True to run it there" in caplog.text
+
+
 def test_none_is_silent_and_unknown_names_are_rejected(caplog):
     with caplog.at_level(logging.WARNING, logger="hrpose.engine.amp"):
         assert resolve_amp("none", CPU) == "none"
     assert not caplog.records
     with pytest.raises(ValueError, match=r"TEST.AMP = 'float16': expected one of \['bf16', 'fp16', 'none'\]"):
         resolve_amp("float16", CPU, "TEST.AMP")
+    with pytest.raises(ValueError, match=r"TEST.AMP = 'fp8'"):
+        resolve_amp("fp8", CPU, "TEST.AMP", allow_cpu=True)
 
 
 @pytest.mark.parametrize("amp", ["none", "bf16", "fp16"])
@@ -47,7 +65,8 @@ def test_autocast_none_is_a_no_op():
 
 
 def test_autocast_casts_to_the_resolved_dtype():
-    """On the CPU, autocast itself works (resolve_amp is what keeps training and evaluation off it)."""
+    """On the CPU, autocast itself works (resolve_amp keeps training and evaluation off it unless
+    ``*.AMP_ON_CPU``)."""
     layer = torch.nn.Linear(4, 4)
     with autocast(CPU, "bf16"):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16

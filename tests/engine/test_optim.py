@@ -1,4 +1,4 @@
-"""LR schedule (drops at 0-based epochs 170 and 200 exactly), warm-up, optimizer choices."""
+"""LR schedule (drops at 0-based epochs 170 and 200 exactly), warm-up, optimizer choices, fused kernels."""
 
 import warnings
 
@@ -80,3 +80,14 @@ def test_optimizer_choice_and_weight_decay(name, cls, wd):
 def test_adam_weight_decay_only_when_asked():
     optimizer = build_optimizer(load_cfg(None, ["TRAIN.ADAM_WD", "0.001"]), nn.Linear(2, 2))
     assert optimizer.param_groups[0]["weight_decay"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_fused_kernels_on_the_cpu_unless_switched_off(name):
+    """``TRAIN.FUSED_OPTIMIZER`` (default True) gives the fused kernels on the CPU as on CUDA: the
+    training step hands them a device-side ``found_inf`` instead of syncing."""
+    fused = build_optimizer(load_cfg(None, ["TRAIN.OPTIMIZER", name]), nn.Linear(2, 2))
+    assert fused.param_groups[0]["fused"] is True
+    plain = build_optimizer(load_cfg(None, ["TRAIN.OPTIMIZER", name, "TRAIN.FUSED_OPTIMIZER", "False"]),
+                            nn.Linear(2, 2))
+    assert not plain.param_groups[0]["fused"]

@@ -50,6 +50,23 @@ def test_amp_is_resolved_to_none_on_the_cpu_with_a_warning(amp, caplog):
     assert "TEST.AMP" in caplog.text
 
 
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_amp_on_cpu_keeps_it_per_phase(amp, caplog):
+    with caplog.at_level(logging.WARNING, logger="hrpose.engine.amp"):
+        cfg = load_cfg(None, ["TRAIN.AMP", amp, "TEST.AMP", amp, "TRAIN.AMP_ON_CPU", "True"])
+        assert build_train_options(cfg, CPU).amp == amp
+        assert build_test_options(cfg, CPU).amp == "none"  # TEST.AMP_ON_CPU is a key of its own
+        cfg = load_cfg(None, ["TEST.AMP", amp, "TEST.AMP_ON_CPU", "True"])
+        assert build_test_options(cfg, CPU).amp == amp
+        assert build_test_options(cfg, CPU, amp="none").amp == "none"
+    assert "TRAIN.AMP" not in caplog.text and "TEST.AMP = " in caplog.text  # only the one left off
+
+
+def test_amp_on_cpu_is_off_by_default():
+    cfg = get_cfg()
+    assert cfg.TRAIN.AMP_ON_CPU is False and cfg.TEST.AMP_ON_CPU is False
+
+
 def test_amp_is_kept_on_cuda():
     cuda = torch.device("cuda")  # resolving needs no GPU
     assert build_test_options(load_cfg(None, ["TEST.AMP", "bf16"]), cuda).amp == "bf16"

@@ -1,11 +1,13 @@
-"""train_one_epoch with a toy model and dataset: overfitting, the non-finite guards, logging, targets
-rendered on the device, and two gloo processes under DDP.
+"""train_one_epoch with a toy model and dataset: overfitting, the non-finite guards (skipped on the device,
+reported at the next read), logging, targets rendered on the device, and two gloo processes under DDP.
+The host syncs per step are counted in test_train_fast_paths.py.
 
 The toy (3 joints, 8x6 heatmaps, a 3-conv network) is deliberately not the suite's tiny HRNet: it
 overfits a batch in a few dozen CPU steps, and its sizes make the debug-image and log checks exact.
 """
 
 import logging
+import math
 import os
 
 import numpy as np
@@ -65,7 +67,8 @@ class NaNAt(nn.Module):
     def forward(self, x):
         out = self.model(x)
         self.calls += 1
-        return out * float("nan") if self.calls - 1 >= self.at else out
+        bad = self.calls - 1 in self.at if isinstance(self.at, range) else self.calls - 1 >= self.at
+        return out * float("nan") if bad else out
 
 
 def run(model, loader, optimizer, epoch=0, scaler=None, target_renderer=None, writer=None, debug_images=None,
@@ -107,27 +110,67 @@ def test_warmup_scales_the_lr_of_the_first_steps(caplog):
     assert optimizer.param_groups[0]["lr"] == 0.1  # the scheduled LR is untouched
 
 
-def test_nan_guard_names_epoch_and_iteration_and_keeps_checkpoint(tmp_path):
+@pytest.mark.parametrize("fused", [True, False])  # skipped on the device / decided on the host
+@pytest.mark.parametrize("print_freq", [20, 2])  # read at the end of the epoch / at iteration 3
+def test_nan_guard_names_epoch_and_iteration_and_keeps_checkpoint(tmp_path, fused, print_freq):
     model = NaNAt(tiny_model(), at=3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     loader = DataLoader(TinyPoseData(24), batch_size=4)
     last = tmp_path / "last.pth"
     ckpt.save_checkpoint(last, {"model": model.model.state_dict(), "epoch": 5})
     before = last.read_bytes()
     with pytest.raises(FloatingPointError, match=r"epoch 5, iteration 3 of 6"):
-        run(model, loader, optimizer, epoch=5)
+        run(model, loader, optimizer, epoch=5, print_freq=print_freq)
     assert last.read_bytes() == before
     assert all(torch.isfinite(p).all() for p in model.parameters())  # no step was taken with NaN
+    assert model.calls == (6 if print_freq == 20 else 4)  # the run stopped at the first read after it
 
 
-def test_fp16_scaler_skips_then_stops_after_repeated_skips():
+def test_a_skipped_step_leaves_weights_and_adam_state_untouched():
+    """Fused Adam told ``found_inf`` on the device: the NaN step changes nothing, the others train."""
+    model = NaNAt(tiny_model(), at=2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
+    loader = DataLoader(TinyPoseData(8), batch_size=4)
+    run(model, loader, optimizer)  # iterations 0 and 1: finite
+    weights = [p.detach().clone() for p in model.parameters()]
+    state = {k: v.clone() for k, v in optimizer.state[next(model.parameters())].items()}
+    with pytest.raises(FloatingPointError, match=r"loss nan\) at epoch 1, iteration 0 of 2: the optimizer "
+                                                 r"skipped that step \(2 non-finite steps"):
+        run(model, loader, optimizer, epoch=1)
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters(), strict=True))
+    after = optimizer.state[next(model.parameters())]
+    assert int(after["step"]) == 2 and all(torch.equal(state[k], after[k]) for k in state)
+
+
+def test_an_infinite_gradient_with_a_finite_loss_is_skipped_too():
+    model = tiny_model()
+    model[0].weight.register_hook(lambda grad: grad * float("inf"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
+    weights = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(FloatingPointError, match=r"non-finite loss or gradient \(loss 0\.\d+\) at epoch 0"):
+        run(model, DataLoader(TinyPoseData(4), batch_size=4), optimizer)
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_fp16_scaler_skips_then_stops_after_repeated_skips(fused):
     model = NaNAt(tiny_model(), at=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     loader = DataLoader(TinyPoseData(40), batch_size=4)
     scaler = torch.amp.GradScaler("cpu")
     with pytest.raises(FloatingPointError, match=r"3 consecutive steps skipped .*epoch 0, iteration 3"):
         run(model, loader, optimizer, scaler=scaler, max_nonfinite_steps=3)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert scaler.get_scale() == 65536.0 / 2**9  # backed off once per skipped step (iterations 1 to 9)
+
+
+def test_fp16_skips_below_the_limit_do_not_stop_the_run():
+    model = NaNAt(tiny_model(), at=1)
+    model.at = range(1, 3)  # two NaN steps, then finite again
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    stats = run(model, DataLoader(TinyPoseData(16), batch_size=4), optimizer,
+                scaler=torch.amp.GradScaler("cpu"), max_nonfinite_steps=3)
+    assert stats["skipped_steps"] == 2 and stats["iters"] == 4 and math.isfinite(stats["loss"])
 
 
 class RecordingWriter:

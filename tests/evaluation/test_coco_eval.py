@@ -133,3 +133,28 @@ def test_gt_json_without_annotations_gives_results_only(make_gt, write_json, gt_
     assert len(json.loads((tmp_path / "results.json").read_text())) == 4
     with pytest.raises(ValueError, match=r"image_info\.json: the annotation file has no annotations"):
         run_cocoeval(info_file, [])
+
+
+@pytest.mark.parametrize("absent", [("area",), ("iscrowd",), ("num_keypoints",),
+                                    ("area", "iscrowd", "num_keypoints")])
+def test_gt_without_area_iscrowd_num_keypoints(make_gt, write_json, gt_as_predictions, tmp_path, absent):
+    """The issue: CrowdPose / AI Challenger / PoseTrack18 jsons crashed pycocotools (KeyError 'area', then
+    'iscrowd'). They are filled as their toolkits treat them: area = box w x h, iscrowd 0, num_keypoints =
+    labelled joints; the result equals that of a json that states them so."""
+    gt = make_gt(num_images=3, persons_per_image=2)
+    stated = json.loads(json.dumps(gt))
+    for ann in stated["annotations"]:
+        if "area" in absent:
+            ann["area"] = ann["bbox"][2] * ann["bbox"][3]
+    preds = gt_as_predictions(gt, keypoint_score=0.8)
+    moved = preds.keypoints.copy()
+    moved[..., :2] += np.random.default_rng(0).normal(0, 2.0, moved[..., :2].shape)
+    preds = PosePredictions(preds.image_ids, moved, preds.box_scores, preds.areas, preds.centers,
+                            preds.scales)
+    for ann in gt["annotations"]:
+        for key in absent:
+            del ann[key]
+    lacking = _evaluate(preds, write_json(gt, tmp_path / "lacking.json"), tmp_path)
+    assert lacking == _evaluate(preds, write_json(stated, tmp_path / "stated.json"), tmp_path)
+    assert 0.2 < lacking["AP"] < 1.0
+    assert load_ground_truth(tmp_path / "lacking.json").loadAnns(1)[0]["iscrowd"] == 0

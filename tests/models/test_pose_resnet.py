@@ -103,5 +103,6 @@ def test_imagenet_resnet_checkpoint_loads_the_backbone(resnet_cfg, tmp_path, cap
         model = build_model(cfg, is_train=True)
     assert torch.equal(model.layer4[1].conv2.weight, backbone.layer4[1].conv2.weight)
     assert model.deconv_layers[0].weight.std() < 0.01
-    assert "the model does not have: fc.weight; fc.bias" in caplog.text
+    assert "skipped 2 classification-only checkpoint tensors: fc 2" in caplog.text
     assert "outside PRETRAINED_LAYERS" not in caplog.text  # PRETRAINED_LAYERS defaults to ['*']
+    assert "keep their initial values: deconv_layers 15, final_layer 2" in caplog.text

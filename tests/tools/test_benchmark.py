@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from benchmarks import gpu_table
+
 SAMPLE_CFG = "experiments/sample/hrnet_tiny_sample.yaml"
 
 
@@ -74,3 +76,43 @@ def test_numerics(repo_root, sample_data_root):
     assert set(result["variants"]) == {"bf16", "fuse_bn", "channels_last", "all"}
     assert result["variants"]["fuse_bn"]["rel_range"] < 1e-5
     assert result["variants"]["bf16"]["rel_range"] < 2e-2
+
+
+def test_syncs_per_step(repo_root, sample_data_root):
+    result = run_benchmark(repo_root, "syncs", "--iters", 4, "--print_freq", 2, "--device", "cpu",
+                           "DATASET.ROOT", sample_data_root, "TRAIN.BATCH_SIZE_PER_GPU", 2)
+    assert result["bench"] == "syncs" and result["reads"] == 2 and result["syncs"] == 2
+    assert result["syncs_per_step"] == 0 and result["calls"] == {"tolist": 2}
+
+
+def test_eval_end_to_end_with_the_network(repo_root):
+    result = run_benchmark(repo_root, "eval", "--boxes", 40, "--images", 4, "--no-baseline", "--cfg",
+                           SAMPLE_CFG, "--batch", 16, "--amp", "bf16", "--channels-last", "--fuse-bn")
+    network = result["network"]
+    assert network["amp"] == "bf16" and network["boxes_timed"] == 48 and network["crops_per_s"] > 0
+    assert result["end_to_end_s"] >= network["s"] > 0 and "baseline_s" not in result
+
+
+def test_gpu_table_goes_under_gpu_figures(tmp_path):
+    """``scripts/gpu_report.sh``'s table: every manifest row, the GPU's name and date, newest first."""
+    model = {"bench": "model", "cfg": "experiments/coco/hrnet/w32_256x192.yaml", "mode": "train",
+             "batch": 128, "amp": "bf16", "channels_last": True, "compile": "default", "fuse_bn": False,
+             "images_per_s": 3210.4, "gpu": "NVIDIA H100 80GB HBM3", "torch": "2.9.0", "commit": "abc1234",
+             "peak_memory_gib": 21.5}
+    (tmp_path / "w32.log").write_text("compiling...\n" + json.dumps(model) + "\ntrain ...: 3210.4 img/s\n")
+    (tmp_path / "cuda_tests.log").write_text("....\n12 passed, 3 deselected in 30.1s\n")
+    manifest = "cuda_tests\tok\t31\nw32\tok\t200\nw48\tskipped (time budget)\t0\n"
+    (tmp_path / "manifest.tsv").write_text(manifest)
+    rows = gpu_table.read_results(tmp_path)
+    text = gpu_table.section(rows, "2026-01-02 03:04 UTC")
+    assert text.startswith("### 2026-01-02 03:04 UTC: NVIDIA H100 80GB HBM3\n")
+    assert ("| w32 | w32_256x192 train, batch 128, bf16, channels_last, compile default | 3,210 img/s, peak "
+            "21.5 GiB | 200 | ok |") in text
+    assert "| cuda_tests |  | 12 passed, 3 deselected in 30.1s | 31 | ok |" in text
+    assert "| w48 |  |  | 0 | skipped (time budget) |" in text
+    doc = ("# Benchmarks\n\n## GPU figures\n\n**No GPU figure has been measured yet**: none.\n\n"
+           "## Plan\n\nsteps\n")
+    once = gpu_table.insert_section(doc, text)
+    assert "No GPU figure" not in once and once.index("### 2026") < once.index("## Plan")
+    twice = gpu_table.insert_section(once, text.replace("2026-01-02", "2026-02-03"))
+    assert twice.index("### 2026-02-03") < twice.index("### 2026-01-02") < twice.index("## Plan")

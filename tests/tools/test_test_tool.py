@@ -4,6 +4,7 @@ config: the same keypoints, with ``TEST.AMP bf16`` and without)."""
 
 import collections
 import json
+import os
 import subprocess
 import sys
 
@@ -19,7 +20,8 @@ from hrpose.evaluation import results_arrays
 from hrpose.models import build_model
 
 CFG = "experiments/sample/hrnet_tiny_sample.yaml"
-RESULTS = ("coco", "pose_hrnet", "hrnet_tiny_sample", "results", "keypoints_val2017_results.json")
+RESULTS = ("coco", "pose_hrnet", "hrnet_tiny_sample", "results", "keypoints_val2017_gt_results.json")
+DET_RESULTS = (*RESULTS[:-1], "keypoints_val2017_dets_results.json")  # boxes from a detector json dets.json
 HEADER = "| Arch | AP | Ap .5 | AP .75 | AP (M) | AP (L) | AR | AR .5 | AR .75 | AR (M) | AR (L) |"
 # torchrun as a module of this interpreter: the venv's bin/ need not be on PATH
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run")
@@ -129,9 +131,68 @@ def test_test_tool_and_predictor_give_the_same_keypoints(repo_root, sample_data_
     assert proc.returncode == 0, proc.stderr[-3000:]
     if amp != "none":  # on the CPU, TEST.AMP does not apply, in test.py as in Predictor
         assert "TEST.AMP = bf16 is CUDA-only" in proc.stdout + proc.stderr
-    tool = json.loads((tmp_path / amp).joinpath(*RESULTS).read_text())
+    tool = json.loads((tmp_path / amp).joinpath(*DET_RESULTS).read_text())
     predicted = _predictor_results(repo_root, sample_data_root, checkpoint, opts, integer_boxes[1])
     assert len(tool) == len(predicted) >= 8
     for person in tool:
         key = (person["image_id"], *person["center"])
         np.testing.assert_array_equal(np.reshape(person["keypoints"], (17, 3)), predicted[key])
+
+
+@pytest.mark.parametrize("kind", ["truncated", "pickled code"])
+def test_a_bad_checkpoint_ends_in_one_line_naming_it(repo_root, sample_data_root, random_checkpoint, tmp_path,
+                                                      kind):
+    bad = tmp_path / "bad.pth"
+    if kind == "truncated":
+        bad.write_bytes(random_checkpoint.read_bytes()[:5000])
+    else:
+        torch.save({"state_dict": {}, "hook": os.system}, bad)  # a pickled callable: code, not weights
+    proc = _run(repo_root, "DATASET.ROOT", sample_data_root, "OUTPUT_DIR", tmp_path, "WORKERS", 0,
+                "TEST.MODEL_FILE", bad)
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: cannot load checkpoint {bad}: ") and "Traceback" not in proc.stderr
+    assert "weights_only=False" not in proc.stderr
+
+
+# --- other benchmarks ---------------------------------------------------------------------------------------
+
+def test_reference_mpii_yaml_runs_unchanged_with_the_oracle(repo_root, sample_variant_root, tmp_path):
+    """The issue: the reference's experiments/mpii/*.yaml failed (no MPII loader; --oracle wanted GT boxes;
+    MODEL.PRETRAINED missing). Now it scores PCKh on MPII-format data as it stands."""
+    reference = repo_root / "tests" / "config" / "reference_yamls" / "mpii_hrnet_w32_256x256_adam_lr1e-3.yaml"
+    cmd = [sys.executable, str(repo_root / "tools" / "test.py"), "--cfg", str(reference), "--device", "cpu",
+           "--oracle", "DATASET.ROOT", str(sample_variant_root("mpii")), "OUTPUT_DIR", str(tmp_path),
+           "WORKERS", "0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| Arch | Head | Shoulder | Elbow | Wrist | Hip | Knee | Ankle | Mean | Mean@0.1 |" in proc.stdout
+    assert "| oracle | 100.000 |" in proc.stdout
+    assert "results/keypoints_valid_gt_results.json" in proc.stdout
+
+
+def test_checkpoint_of_another_keypoint_set_is_refused(repo_root, sample_data_root, tiny_cfg, tiny_model,
+                                                       save_training_checkpoint, tmp_path):
+    """The issue: a PoseTrack18 checkpoint (17 keypoints) evaluated with the COCO set loaded silently."""
+    cfg = load_cfg(str(repo_root / CFG), ["DATASET.ROOT", str(sample_data_root), "DATASET.KEYPOINT_SET",
+                                         "posetrack18"])
+    torch.manual_seed(0)
+    checkpoint = save_training_checkpoint(tmp_path / "posetrack.pth", cfg, build_model(cfg, is_train=False))
+    proc = _run(repo_root, "DATASET.ROOT", sample_data_root, "OUTPUT_DIR", tmp_path, "WORKERS", 0,
+                "TEST.MODEL_FILE", checkpoint)
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]
+    assert f"{checkpoint} was trained on keypoint set 'posetrack18'" in error
+    assert "the config gives keypoint set 'coco'" in error and "1: 'head_bottom' vs 'left_eye'" in error
+
+
+def test_oracle_below_the_ceiling_gets_a_hint(repo_root, sample_variant_root, tmp_path):
+    """The issue: AI Challenger's small sigmas give an oracle AP well below 1, which reads as a data bug."""
+    yaml = repo_root / "experiments" / "sample" / "hrnet_tiny_aic_sample.yaml"
+    cmd = [sys.executable, str(repo_root / "tools" / "test.py"), "--cfg", str(yaml), "--device", "cpu",
+           "--oracle", "DATASET.ROOT", str(sample_variant_root("aic")), "OUTPUT_DIR", str(tmp_path),
+           "WORKERS", "0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hint = next(line for line in proc.stdout.splitlines() if line.startswith("hint: "))
+    assert "not a data problem" in hint and "MODEL.CODEC udp" in hint and "MODEL.IMAGE_SIZE" in hint

@@ -1,6 +1,9 @@
 """Atomic checkpoint writes and the weights_only round trip of a full training checkpoint."""
 
+import pathlib
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -117,3 +120,62 @@ def test_state_dict_of_names_a_non_tensor_entry():
         ckpt.state_dict_of({"w": torch.zeros(1), "epoch": 3}, "x.pth")
     with pytest.raises(ckpt.CheckpointError, match=r"x\.pth: expected a state_dict"):
         ckpt.state_dict_of([torch.zeros(1)], "x.pth")
+
+
+DISK_FULL_SCRIPT = """
+import resource, signal, sys, torch
+from hrpose.utils.checkpoint import CheckpointError, save_checkpoint
+path = sys.argv[1]
+save_checkpoint(path, {"w": torch.zeros(10)})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+try:
+    save_checkpoint(path, {"w": torch.zeros(100000)})
+except CheckpointError as err:
+    print("ERROR", err)
+"""
+
+
+def _fill_a_tiny_file_system(path: pathlib.Path) -> bool:
+    """Mount a 1 MiB tmpfs at ``path`` (root on Linux); False where mounting is not permitted."""
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_disk_full_names_the_path_and_keeps_the_last_good_checkpoint(tmp_path):
+    mount = tmp_path / "small"
+    if _fill_a_tiny_file_system(mount):  # a real full disk
+        try:
+            path = mount / "last.pth"
+            ckpt.save_checkpoint(path, {"epoch": 1, "w": torch.zeros(10)})
+            with pytest.raises(ckpt.CheckpointError) as info:
+                ckpt.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(1_000_000)})
+            message = str(info.value)
+            assert f"could not write checkpoint {path}: no space left on device" in message
+            assert f"the previous {path} is intact" in message
+            assert ckpt.load_checkpoint(path)["epoch"] == 1 and [p.name for p in mount.iterdir()] == ["last.pth"]
+        finally:
+            subprocess.run(["umount", str(mount)], check=True)
+    else:  # no permission to mount: a file-size limit makes the kernel refuse the write just the same
+        path = tmp_path / "last.pth"
+        proc = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(path)], capture_output=True, text=True,
+                              timeout=60)
+        assert f"ERROR could not write checkpoint {path}" in proc.stdout, proc.stderr[-2000:]
+        assert f"the previous {path} is intact" in proc.stdout
+        assert ckpt.load_checkpoint(path)["w"].numel() == 10 and [p.name for p in tmp_path.iterdir()] == ["last.pth"]
+
+
+def test_pickled_code_is_refused_without_advice_to_weaken_weights_only(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"model": {}, "payload": Evil()}, path)
+    with pytest.raises(ckpt.CheckpointError) as info:
+        ckpt.load_checkpoint(path)
+    message = str(info.value)
+    assert str(path) in message and "not loaded (weights_only=True)" in message
+    assert "weights_only=False" not in message and "weights_only` argument" not in message
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this would have run",))

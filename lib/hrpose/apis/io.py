@@ -1,4 +1,4 @@
-"""Inputs for inference: frames from an image, a folder or a video, and person boxes for each frame.
+"""Inputs for inference: frames from an image, a folder, a video or a camera, and person boxes per frame.
 
 Images are returned as OpenCV reads them: uint8 ``[H, W, 3]`` in **BGR** order. Boxes are float32
 ``[N, 5]`` rows ``(x, y, w, h, score)`` in image pixels (COCO ``xywh``: top-left corner and size).
@@ -31,8 +31,9 @@ class InputError(ValueError):
 class Frame:
     """One image to run on.
 
-    ``name`` is the file name for images, ``<video stem>_<index:06d>`` for video frames; ``index`` counts
-    frames from 0; ``video_frame`` is the frame number for videos and None for images.
+    ``name`` is the file name for images, ``<video stem>_<index:06d>`` for video frames and
+    ``camera<N>_<index:06d>`` for camera frames; ``index`` counts frames from 0; ``video_frame`` is the
+    frame number for videos and cameras and None for images.
     """
 
     name: str
@@ -42,12 +43,16 @@ class Frame:
 
 
 def input_kind(path) -> str:
-    """'folder', 'image' or 'video' for an existing path; raises ``InputError`` otherwise."""
-    p = pathlib.Path(path)
+    """'folder', 'image' or 'video' for an existing path, 'camera' for a camera index (an int, or digits
+    that are not a path); raises ``InputError`` otherwise."""
+    p = pathlib.Path(str(path))
     if p.is_dir():
         return "folder"
     if not p.is_file():
-        raise InputError(f"input not found: {p} (expected an image, a folder of images or a video file)")
+        if str(path).isdigit():
+            return "camera"
+        raise InputError(f"input not found: {p} (expected an image, a folder of images, a video file or "
+                         "a camera index such as 0)")
     suffix = p.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"
@@ -73,11 +78,15 @@ def read_image(path) -> np.ndarray:
 
 
 def iter_frames(path) -> Iterator[Frame]:
-    """Frames of an image file, a folder (sorted) or a video; a video stops at its first unreadable frame."""
+    """Frames of an image file, a folder (sorted), a video or a camera index; a video or a camera stops
+    at its first unreadable frame (a camera stream otherwise runs until the caller stops reading)."""
     kind = input_kind(path)
-    p = pathlib.Path(path)
+    p = pathlib.Path(str(path))
+    if kind == "camera":
+        yield from _iter_capture(cv2.VideoCapture(int(path)), f"camera{int(path)}", f"camera {path}")
+        return
     if kind == "video":
-        yield from _iter_video(p)
+        yield from _iter_capture(cv2.VideoCapture(str(p)), p.stem, f"video {p}")
         return
     files = [p] if kind == "image" else list_images(p)
     if not files:
@@ -86,28 +95,44 @@ def iter_frames(path) -> Iterator[Frame]:
         yield Frame(file.name, read_image(file), index)
 
 
-def _iter_video(path: pathlib.Path) -> Iterator[Frame]:
-    capture = cv2.VideoCapture(str(path))
+def _iter_capture(capture: cv2.VideoCapture, stem: str, what: str) -> Iterator[Frame]:
     if not capture.isOpened():
-        raise InputError(f"cannot open video {path}")
+        raise InputError(f"cannot open {what}")
     try:
         index = 0
         while True:
             ok, image = capture.read()
             if not ok:  # end of the video (the reference demo looped forever here)
                 break
-            yield Frame(f"{path.stem}_{index:06d}", image, index, video_frame=index)
+            yield Frame(f"{stem}_{index:06d}", image, index, video_frame=index)
             index += 1
     finally:
         capture.release()
 
 
 def video_fps(path, default: float = 25.0) -> float:
-    """Frame rate stored in a video file, or ``default`` when the container does not say."""
+    """Frame rate stored in a video file, or ``default`` when the container does not say, for images and
+    for cameras (not opened here: a camera may not allow a second reader)."""
+    if input_kind(path) != "video":
+        return default
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
     capture.release()
     return float(fps) if fps and np.isfinite(fps) and fps > 0 else default
+
+
+def count_frames(path) -> int | None:
+    """Frames ``iter_frames(path)`` will give: 1 for an image, the images of a folder, the frame count a
+    video container states (None when it does not), None for a camera."""
+    kind = input_kind(path)
+    if kind in ("image", "folder"):
+        return 1 if kind == "image" else len(list_images(path))
+    if kind == "camera":
+        return None
+    capture = cv2.VideoCapture(str(path))
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    return count if count > 0 else None
 
 
 # --- boxes -------------------------------------------------------------------------------------------
@@ -130,6 +155,10 @@ def _as_boxes(rows, where: str) -> np.ndarray:
 
 class BoxSource:
     """Person boxes per frame. The base class gives the whole image as one box with score 1."""
+
+    def has_boxes(self, frame: Frame) -> bool:
+        """Whether the source has an entry for ``frame`` (always, for the whole image)."""
+        return True
 
     def boxes(self, frame: Frame) -> np.ndarray:
         """float32 [N, 5] ``(x, y, w, h, score)`` for ``frame``."""
@@ -163,12 +192,16 @@ class BoxesByKey(BoxSource):
             return self._names_to_ids[frame.name]
         return super().image_id(frame)
 
-    def boxes(self, frame: Frame) -> np.ndarray:
+    def _key(self, frame: Frame):
         stem = pathlib.Path(frame.name).stem
-        for key in (self.image_id(frame), frame.name, stem):
-            if key in self._boxes:
-                return self._boxes[key]
-        return np.zeros((0, 5), dtype=np.float32)
+        return next((key for key in (self.image_id(frame), frame.name, stem) if key in self._boxes), None)
+
+    def has_boxes(self, frame: Frame) -> bool:
+        return self._key(frame) is not None
+
+    def boxes(self, frame: Frame) -> np.ndarray:
+        key = self._key(frame)
+        return self._boxes[key] if key is not None else np.zeros((0, 5), dtype=np.float32)
 
 
 def _coco_detections(dets: list, path: str) -> dict:

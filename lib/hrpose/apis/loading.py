@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, get_cfg, load_cfg
-from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
+from hrpose.config import ConfigError, cfg_from_string, load_cfg
+from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set, check_same_keypoints
 from hrpose.models import build_model, load_state_dict
 from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of
 
@@ -38,34 +38,20 @@ def is_self_describing(state: dict) -> bool:
     return isinstance(state.get("config"), str) and isinstance(state.get("model"), dict)
 
 
-def cfg_from_yaml_string(text: str, opts: Sequence[str] = (), source: str = "checkpoint") -> CfgNode:
-    """The frozen config stored as a yaml string (``cfg.dump()``), merged over the defaults, plus ``opts``.
-
-    Paths inside were already resolved when the run saved them, so they are not joined with DATA_DIR
-    again. Raises ``ConfigError`` naming ``source`` on unknown keys or bad values.
-    """
-    cfg = get_cfg()
-    try:
-        cfg.merge_from_other_cfg(CfgNode.load_cfg(text))
-        cfg.merge_from_list(list(opts))
-    except (KeyError, ValueError, AssertionError, TypeError) as err:
-        raise ConfigError(f"{source}: stored config does not merge into this hrpose's defaults: "
-                          f"{err}") from None
-    cfg.freeze()
-    return cfg
-
-
 def build_inference_model(cfg: CfgNode) -> torch.nn.Module:
     """``build_model(cfg, is_train=False)`` in eval mode (no pretrained backbone is loaded)."""
     return build_model(cfg, is_train=False).eval()
 
 
-def _keypoint_set(state: dict, cfg: CfgNode) -> KeypointSet:
+def _keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
+    """The checkpoint's stored keypoint set, which must be the config's (count, names and their order:
+    ``KeypointSetError`` naming both otherwise); the config's for a checkpoint that stores none."""
     if isinstance(state.get("keypoint_set"), dict):
         kset = KeypointSet.from_dict(state["keypoint_set"])
         if kset.num_keypoints != cfg.MODEL.NUM_JOINTS:
             raise ConfigError(f"checkpoint keypoint set {kset.name!r} has {kset.num_keypoints} keypoints but "
                               f"MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS}")
+        check_same_keypoints(kset, build_keypoint_set(cfg), source)
         return kset
     return build_keypoint_set(cfg)
 
@@ -97,10 +83,10 @@ def load_pose_model(checkpoint: str | os.PathLike | None = None, cfg_path: str |
             logger.warning("%s carries its own config; using %s instead as requested", source, cfg_path)
             cfg = load_cfg(cfg_path, opts)
         else:
-            cfg = cfg_from_yaml_string(state["config"], opts, source)
+            cfg = cfg_from_string(state["config"], opts, source)
         model = build_inference_model(cfg)
         load_state_dict(model, state["model"], source)
-        return LoadedModel(model, cfg, _keypoint_set(state, cfg), source)
+        return LoadedModel(model, cfg, _keypoint_set(state, cfg, source), source)
     if cfg_path is None:
         raise CheckpointError(
             f"{source} is a plain state_dict without a stored config: pass the experiment yaml it was "

@@ -1,19 +1,24 @@
-"""``Predictor``: keypoints of the people in an image, from person boxes (or the whole image).
+"""``Predictor``: keypoints of the people in an image, from person boxes, a detector, or the whole image.
 
 Coordinates: boxes and keypoints are image pixels, x right, y down, pixel centres at integers (COCO).
 Boxes are ``xywh`` (top-left corner, width, height). Each box becomes ``center`` / ``scale`` exactly as
 in training and evaluation (``hrpose.datasets.transforms.boxes_to_centers_scales``: aspect ratio of
 ``MODEL.IMAGE_SIZE``, padding 1.25), is cropped with the codec's affine, and the decoded heatmap
-maxima are mapped back with the codec's inverse transform.
+maxima are mapped back with the codec's inverse transform. Without boxes, the person boxes come from
+``predictor.detector`` (a ``hrpose.apis.detector.PersonDetector``) when one is set, else the whole image
+is one person.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
+from hrpose.apis.detector import PersonDetector
+from hrpose.apis.io import iter_frames
 from hrpose.apis.loading import build_inference_model, load_pose_model
+from hrpose.apis.pipeline import FramePoses, PosePipeline
 from hrpose.codecs import build_codec
 from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set
 from hrpose.datasets.transforms import BOX_PADDING, boxes_to_centers_scales, warp_image
@@ -25,6 +30,7 @@ from hrpose.utils.dist import resolve_device
 logger = logging.getLogger(__name__)
 
 COLOR_ORDERS = ("bgr", "rgb")
+REFERENCE_TEST_OPTIONS = TestOptions()  # frozen: safe to share as a default
 
 
 class Predictor:
@@ -41,11 +47,15 @@ class Predictor:
             device exactly as ``tools/test.py`` resolves it; the default is the reference test protocol.
         device: None or 'auto' (CUDA if present), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``.
         color_rgb: the channel order the model was trained with (``DATASET.COLOR_RGB``).
+        detector: where person boxes come from when ``predict`` gets none (e.g.
+            ``hrpose.apis.build_detector(predictor.cfg, predictor.device)``); None: the whole image.
     """
 
     def __init__(self, model: torch.nn.Module, codec, keypoint_set: KeypointSet,
-                 options: TestOptions = TestOptions(), device=None, color_rgb: bool = False):
+                 options: TestOptions = REFERENCE_TEST_OPTIONS, device=None, color_rgb: bool = False,
+                 detector: PersonDetector | None = None):
         self.device = resolve_device(device)
+        self.detector = detector
         self.options = options
         self.model = prepare_model(model, options, self.device)
         self.codec = codec
@@ -106,7 +116,8 @@ class Predictor:
         batch = self.options.batch_size
         for start in range(0, len(crops), batch):
             chunk = torch.from_numpy(np.ascontiguousarray(crops[start:start + batch]))
-            yield forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index, self.options)
+            yield forward_heatmaps(self.model, chunk.permute(0, 3, 1, 2), self.device, flip_index,
+                                   self.options)
 
     @torch.inference_mode()
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
@@ -120,30 +131,70 @@ class Predictor:
         parts = [decode_heatmaps(self.codec, out, self.options) for out in self._heatmap_batches(crops)]
         return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
 
+    def person_boxes(self, images, color: str = "bgr") -> list[np.ndarray]:
+        """Person boxes float32 ``[N, 5]`` ``(x, y, w, h, score)`` of each image (uint8 ``[H, W, 3]`` in
+        ``color`` order): the detector's (one batched call), or without a detector the whole image
+        (score 1)."""
+        images = [np.asarray(image) for image in images]
+        if self.detector is None:
+            return [np.array([[0.0, 0.0, im.shape[1], im.shape[0], 1.0]], dtype=np.float32) for im in images]
+        if color not in COLOR_ORDERS:
+            raise ValueError(f"color must be one of {COLOR_ORDERS}, got {color!r}")
+        return self.detector.detect([im[:, :, ::-1] if color == "rgb" else im for im in images])
+
     def predict(self, image: np.ndarray, boxes=None, color: str = "bgr") -> np.ndarray:
         """Keypoints of each person box.
 
         Args:
             image: uint8 [H, W, 3] in ``color`` order ('bgr' as OpenCV reads, or 'rgb').
             boxes: [N, 4] ``(x, y, w, h)`` image pixels (extra columns such as a score are ignored),
-                or None: the whole image ``[0, 0, W, H]`` is one person.
+                or None: the detector's boxes (``person_boxes``), or the whole image ``[0, 0, W, H]``
+                when there is no detector.
         Returns:
             float32 [N, K, 3]: ``(x, y, score)`` in image pixels; ``score`` is the heatmap maximum.
         """
-        image = self._to_model_order(image, color)
-        if boxes is None:
-            boxes = np.array([[0.0, 0.0, image.shape[1], image.shape[0]]], dtype=np.float32)
-        boxes = np.asarray(boxes, dtype=np.float32)
-        if boxes.ndim != 2 or (boxes.size and boxes.shape[1] < 4):
-            raise ValueError(f"boxes must be [N, 4] (x, y, w, h), got shape {boxes.shape}")
-        if len(boxes) == 0:
-            return np.zeros((0, self.num_keypoints, 3), dtype=np.float32)
-        crops, centers, scales = self.crop(image, boxes[:, :4])
-        coords, scores = self._decode(crops)
-        xy = self.codec.heatmap_to_image(coords, centers, scales)
-        return np.concatenate([xy, scores[..., None]], axis=2).astype(np.float32)
+        return self.predict_batch([image], [boxes], color)[0]
 
     __call__ = predict
+
+    def predict_batch(self, images, boxes_list, color: str = "bgr") -> list[np.ndarray]:
+        """``predict`` for several images at once: the crops of all of them share the forward batches.
+
+        Args:
+            images: uint8 [H, W, 3] images in ``color`` order.
+            boxes_list: per image, boxes [N, 4+] or None (as ``predict``); the Nones are detected together.
+        Returns:
+            per image, float32 [N, K, 3] ``(x, y, score)`` in image pixels.
+        """
+        if len(images) != len(boxes_list):
+            raise ValueError(f"{len(images)} images but {len(boxes_list)} box arrays")
+        missing = [i for i, b in enumerate(boxes_list) if b is None]
+        found = dict(zip(missing, self.person_boxes([images[i] for i in missing], color) if missing else [],
+                         strict=True))
+        parts, counts = [], []
+        for i, image in enumerate(images):
+            boxes = _check_boxes(found.get(i, boxes_list[i]))
+            counts.append(len(boxes))
+            if len(boxes):
+                parts.append(self.crop(self._to_model_order(image, color), boxes[:, :4]))
+            else:
+                self._to_model_order(image, color)  # validated all the same
+        if not parts:
+            return [np.zeros((0, self.num_keypoints, 3), dtype=np.float32) for _ in images]
+        crops, centers, scales = (np.concatenate(p) for p in zip(*parts, strict=True))
+        coords, scores = self._decode(crops)
+        xy = self.codec.heatmap_to_image(coords, centers, scales)
+        keypoints = np.concatenate([xy, scores[..., None]], axis=2).astype(np.float32)
+        return np.split(keypoints, np.cumsum(counts)[:-1])
+
+    def run(self, source, tracker=None, smoother=None, frame_batch: int = 1) -> Iterator[FramePoses]:
+        """Poses of every frame of ``source``: an image file, a folder, a video file or a camera index
+        (``hrpose.apis.io.iter_frames``), with boxes from ``self.detector`` (or the whole frame), and
+        optionally a ``PoseTracker`` / ``KeypointSmoother``. Lazy: a camera runs until you stop reading.
+        For box files use ``PosePipeline`` directly."""
+        pipeline = PosePipeline(self, detector=self.detector, tracker=tracker, smoother=smoother,
+                                frame_batch=frame_batch)
+        return pipeline.run(iter_frames(source))
 
     def _to_model_order(self, image: np.ndarray, color: str) -> np.ndarray:
         """Validate ``image``; return it in the model's channel order (never modified in place)."""
@@ -155,3 +206,11 @@ class Predictor:
         if (color == "rgb") != self.color_rgb:
             image = image[:, :, ::-1]
         return np.ascontiguousarray(image)
+
+
+def _check_boxes(boxes) -> np.ndarray:
+    """Boxes as float32 [N, 4+]; ValueError for any other shape."""
+    boxes = np.asarray(boxes, dtype=np.float32)
+    if boxes.ndim != 2 or (boxes.size and boxes.shape[1] < 4):
+        raise ValueError(f"boxes must be [N, 4] (x, y, w, h), got shape {boxes.shape}")
+    return boxes

@@ -40,6 +40,7 @@ _C.MODEL.HEATMAP_SIZE = [64, 64]  # network output [w, h]; IMAGE_SIZE / 4 for bo
 _C.MODEL.SIGMA = 2  # Gaussian sigma of the target, in heatmap pixels
 _C.MODEL.CODEC = "msra"  # msra (reference targets and affine) | udp (unbiased data processing)
 _C.MODEL.EXTRA = CN(new_allowed=True)  # architecture spec, filled from the yaml (see models/build.py)
+_C.MODEL.EXTRA.HEAD = "v1"  # HRNet head: v1 (reference, branch 0) | v2 (HRNetV2, all branches); heads.py
 
 # --- loss ----------------------------------------------------------------------------------------
 _C.LOSS = CN()
@@ -51,9 +52,17 @@ _C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False  # multiply target weights by the ke
 # --- dataset -------------------------------------------------------------------------------------
 _C.DATASET = CN()
 _C.DATASET.ROOT = ""  # e.g. data/coco (annotations/, images/<set>/, person_detection_results/)
-_C.DATASET.DATASET = "mpii"  # coco | mpii (reference default kept; every experiment sets it)
+# mpii: the reference's MPII format (annot/<set>.json); any other name is a COCO-format json dataset:
+# coco | crowdpose | ochuman | aic | posetrack18 | halpe | ... (reference default kept; experiments set it)
+_C.DATASET.DATASET = "mpii"
 _C.DATASET.TRAIN_SET = "train"  # e.g. train2017
 _C.DATASET.TEST_SET = "valid"  # e.g. val2017, test-dev2017
+# Annotation files and image folders ("" = the layout of DATASET.DATASET from ROOT and the set name, see
+# data/README.md); relative paths are taken from DATASET.ROOT. file_name may hold sub-folders.
+_C.DATASET.TRAIN_ANN_FILE = ""
+_C.DATASET.TEST_ANN_FILE = ""
+_C.DATASET.TRAIN_IMAGES = ""
+_C.DATASET.TEST_IMAGES = ""
 _C.DATASET.DATA_FORMAT = "jpg"  # reference: 'zip' read images from zip archives (not supported)
 _C.DATASET.HYBRID_JOINTS_TYPE = ""  # reference key; only changed the output dir name
 _C.DATASET.SELECT_DATA = False  # reference's select_data filter of training boxes
@@ -63,7 +72,9 @@ _C.DATASET.ROT_FACTOR = 30  # rotation = clip(N(0, rf), -2 rf, 2 rf) degrees, wi
 _C.DATASET.PROB_HALF_BODY = 0.0  # probability of cropping the upper or the lower body
 _C.DATASET.NUM_JOINTS_HALF_BODY = 8  # half-body only when more than this many joints are labelled
 _C.DATASET.COLOR_RGB = False  # feed RGB (True) or BGR (False) to the network
-_C.DATASET.KEYPOINT_SET = ""  # '' = from DATASET.DATASET (coco | mpii); or coco | mpii | custom
+# '' = the set of DATASET.DATASET; a built-in set (coco | mpii | crowdpose | aic | posetrack18 | halpe26),
+# a keypoint-set yaml file (format: hrpose/datasets/keypoints.py), or custom (DATASET.KEYPOINTS.*)
+_C.DATASET.KEYPOINT_SET = ""
 _C.DATASET.KEYPOINTS = CN()  # the keypoint set when KEYPOINT_SET is 'custom'
 _C.DATASET.KEYPOINTS.NAMES = []  # K names, in annotation order
 _C.DATASET.KEYPOINTS.FLIP_PAIRS = []  # [[left, right], ...] 0-based indices
@@ -73,6 +84,9 @@ _C.DATASET.KEYPOINTS.UPPER_BODY_IDS = []  # indices counted as upper body for ha
 _C.DATASET.KEYPOINTS.SKELETON = []  # [[a, b], ...] 0-based limbs, for drawing only
 _C.DATASET.CACHE_IMAGES = False  # decoded images kept in RAM, <= 2 GiB per process (each JPEG decoded once)
 _C.DATASET.SKIP_BAD_IMAGES = False  # skip missing/undecodable images (logged count) instead of failing
+# Person records are parsed from the json once and cached as arrays: '' = $XDG_CACHE_HOME/hrpose/records
+# (~/.cache/hrpose/records), a folder path, or 'none' (parse at every start, no cache)
+_C.DATASET.RECORDS_CACHE = ""
 
 # --- training ------------------------------------------------------------------------------------
 _C.TRAIN = CN()
@@ -95,10 +109,15 @@ _C.TRAIN.SHUFFLE = True
 _C.TRAIN.WARMUP_ITERS = 0  # linear LR warm-up over this many iterations (0 = none, as the reference)
 _C.TRAIN.VAL_INTERVAL = 1  # validate every N epochs (and always after the last one)
 _C.TRAIN.AMP = "none"  # none | bf16 | fp16 (fp16 uses a GradScaler); CUDA only
+# Keep TRAIN.AMP on the CPU too (CPU autocast, GradScaler("cpu")): the CUDA code path without a GPU, for
+# tests and benchmarks. Off: bf16/fp16 on most CPUs is much slower than float32 and changes the numbers.
+_C.TRAIN.AMP_ON_CPU = False
 _C.TRAIN.CHANNELS_LAST = False  # NHWC memory format (CUDA)
 _C.TRAIN.COMPILE = ""  # '' = eager; else a torch.compile mode: default | reduce-overhead | max-autotune
 _C.TRAIN.SYNC_BN = False  # SyncBatchNorm across processes (BN statistics are per process otherwise)
-_C.TRAIN.FUSED_OPTIMIZER = True  # fused (CUDA) / foreach optimizer kernels when available
+# Fused Adam/AdamW/SGD kernels (CUDA and CPU): one kernel per step, and they skip a non-finite step on the
+# device, so a training step needs no host sync. False: torch's default kernels, one sync per step.
+_C.TRAIN.FUSED_OPTIMIZER = True
 _C.TRAIN.MAX_NONFINITE_STEPS = 20  # fp16: stop after this many consecutive skipped (inf/NaN) steps
 # Render the MSRA targets on the training device from K keypoints per person (msra codec only): the data
 # workers skip the K x h x w float32 maps (~200 KB per 256x192 sample). The targets are identical.
@@ -121,7 +140,11 @@ _C.TEST.BBOX_THRE = 1.0  # reference key, never used
 _C.TEST.MODEL_FILE = ""  # checkpoint for tools/test.py ('' = the run's best.pth)
 _C.TEST.DECODE = "standard"  # standard (reference argmax + quarter offset) | dark
 _C.TEST.EVAL_BACKEND = "pycocotools"  # pycocotools | faster_coco_eval (if installed; same numbers)
+# coco (COCO AP) | crowdpose (AP + AP easy/medium/hard by crowd index) | pckh (MPII PCKh@0.5);
+# '' = by DATASET.DATASET: pckh for mpii, crowdpose for crowdpose, coco otherwise
+_C.TEST.METRIC = ""
 _C.TEST.AMP = "none"  # none | bf16 | fp16 autocast for the forward pass (CUDA)
+_C.TEST.AMP_ON_CPU = False  # keep TEST.AMP on the CPU too (see TRAIN.AMP_ON_CPU); off by default
 _C.TEST.CHANNELS_LAST = False
 _C.TEST.COMPILE = ""  # torch.compile mode for inference ('' = eager)
 _C.TEST.FUSE_BN = False  # fold BatchNorm into the preceding convolutions for inference
@@ -134,6 +157,32 @@ _C.DEBUG.SAVE_BATCH_IMAGES_PRED = False
 _C.DEBUG.SAVE_HEATMAPS_GT = False
 _C.DEBUG.SAVE_HEATMAPS_PRED = False
 _C.DEBUG.INTERVAL = 1000  # iterations between debug images (reference: every PRINT_FREQ)
+
+# --- inference without boxes: person detector, tracker, keypoint filter (tools/infer.py, hrpose.apis) --
+_C.DETECTOR = CN()
+# torchvision Faster R-CNN: fasterrcnn_resnet50_fpn_v2 (COCO box AP 46.7) | fasterrcnn_mobilenet_v3_large_fpn
+# (32.8, for CPUs) | fasterrcnn_mobilenet_v3_large_320_fpn (22.8, fastest)
+_C.DETECTOR.MODEL = "fasterrcnn_resnet50_fpn_v2"
+# '' = torchvision's COCO weights from the torch hub cache (downloaded there on first use); a .pth file, or
+# a folder holding torchvision's file; 'random' = untrained weights (tests and smoke runs only)
+_C.DETECTOR.WEIGHTS = ""
+_C.DETECTOR.DOWNLOAD = True  # False: never download; a missing file is an error naming it
+_C.DETECTOR.SCORE_THRE = 0.5  # minimum detector score of a person box
+_C.DETECTOR.NMS_THRE = 0.5  # box IoU above which the detector's NMS drops the lower-scored box
+_C.DETECTOR.CATEGORY_IDS = [1]  # COCO category ids kept (1 = person); [] keeps every class
+_C.DETECTOR.MAX_PERSONS = 50  # highest-scoring boxes kept per image
+_C.DETECTOR.MIN_SIZE = 0  # shorter image side the detector resizes to (0 = the model's own: 800 / 320)
+_C.DETECTOR.BATCH_SIZE = 4  # frames per detector forward pass
+_C.TRACK = CN()  # person ids across video frames (hrpose.apis.tracking)
+# iou (box overlap) | oks (keypoint similarity: needs steady keypoints, i.e. a well-trained pose model),
+# each against the track's motion-predicted position
+_C.TRACK.MATCH = "iou"
+_C.TRACK.THRESHOLD = 0.3  # minimum similarity of a detection and a track to match
+_C.TRACK.MAX_AGE = 10  # frames a track may go unseen and still take its id back
+_C.SMOOTH = CN()  # One-Euro filter of the keypoints of each track (hrpose.apis.smoothing)
+_C.SMOOTH.MIN_CUTOFF = 1.0  # Hz; cutoff at rest: lower = less jitter, more lag
+_C.SMOOTH.BETA = 0.05  # cutoff gain per pixel/s of speed: higher = less lag on fast motion
+_C.SMOOTH.D_CUTOFF = 1.0  # Hz; cutoff of the speed estimate
 
 # Keys the reference declared but never read. They load, and warn when set to another value.
 UNUSED_REFERENCE_KEYS = (

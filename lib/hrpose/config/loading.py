@@ -2,8 +2,10 @@
 
 import logging
 import os
+import pathlib
 from collections.abc import Sequence
 
+import yaml
 from yacs.config import CfgNode
 
 from .defaults import _C, UNUSED_REFERENCE_KEYS
@@ -13,15 +15,31 @@ logger = logging.getLogger(__name__)
 _CHOICES = {
     "MODEL.NAME": ("pose_hrnet", "pose_resnet"),
     "MODEL.CODEC": ("msra", "udp"),
+    "MODEL.EXTRA.HEAD": ("v1", "v2"),
     "MODEL.TARGET_TYPE": ("gaussian",),
     "TRAIN.OPTIMIZER": ("adam", "adamw", "sgd"),
     "TRAIN.AMP": ("none", "bf16", "fp16"),
     "TEST.AMP": ("none", "bf16", "fp16"),
     "TEST.DECODE": ("standard", "dark"),
     "TEST.EVAL_BACKEND": ("pycocotools", "faster_coco_eval"),
-    "DATASET.KEYPOINT_SET": ("", "coco", "mpii", "custom"),
+    "TEST.METRIC": ("", "coco", "crowdpose", "pckh"),
     "DATASET.DATA_FORMAT": ("jpg", "png"),
+    "DETECTOR.MODEL": ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
+                       "fasterrcnn_mobilenet_v3_large_320_fpn"),  # hrpose.apis.detector.DETECTOR_MODELS
+    "TRACK.MATCH": ("oks", "iou"),
 }
+# Numeric keys with their allowed closed range [low, high] (None = unbounded).
+_RANGES = {
+    "DETECTOR.SCORE_THRE": (0.0, 1.0), "DETECTOR.NMS_THRE": (0.0, 1.0), "DETECTOR.MAX_PERSONS": (1, None),
+    "DETECTOR.MIN_SIZE": (0, None), "DETECTOR.BATCH_SIZE": (1, None), "TRACK.THRESHOLD": (0.0, 1.0),
+    "TRACK.MAX_AGE": (0, None), "SMOOTH.MIN_CUTOFF": (1e-6, None), "SMOOTH.BETA": (0.0, None),
+    "SMOOTH.D_CUTOFF": (1e-6, None),
+}
+
+
+BASE_KEY = "_BASE_"  # a yaml's base yaml (path relative to the yaml), merged before the yaml itself
+# The built-in keypoint sets: listed from their folder, so that loading a config imports no hrpose.datasets
+KEYPOINT_SET_DIR = pathlib.Path(__file__).resolve().parents[1] / "datasets" / "keypoint_sets"
 
 
 class ConfigError(ValueError):
@@ -42,14 +60,36 @@ def _get(cfg: CfgNode, dotted: str):
     return node
 
 
+def merge_cfg_file(cfg: CfgNode, path: str, _chain: tuple[str, ...] = ()) -> None:
+    """Merge the yaml at ``path`` into ``cfg``; its ``_BASE_`` (a path relative to the yaml's folder) is
+    merged first, recursively, so a yaml holds only what differs from its base. A cycle of bases, a missing
+    base and unknown keys raise ``ConfigError`` naming the file (and the chain)."""
+    real = os.path.realpath(path)
+    if real in _chain:
+        raise ConfigError(f"{path}: {BASE_KEY} cycle: {' -> '.join([*_chain[_chain.index(real):], real])}")
+    if not os.path.isfile(path):
+        base_of = f" (the {BASE_KEY} of {_chain[-1]})" if _chain else ""
+        raise ConfigError(f"config file not found: {path}{base_of}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            node = CfgNode.load_cfg(f)
+    except yaml.YAMLError as err:  # the parser's own text says where: keep it, in one line per part
+        where = " ".join(str(err).split()).replace(' in "<unicode string>",', "")
+        raise ConfigError(f"{path}: not valid YAML: {where}") from None
+    base = node.pop(BASE_KEY, None)
+    if base is not None:
+        if not isinstance(base, str) or not base:
+            raise ConfigError(f"{path}: {BASE_KEY} = {base!r}; expected the path of a yaml file")
+        merge_cfg_file(cfg, os.path.join(os.path.dirname(path), base), (*_chain, real))
+    try:
+        cfg.merge_from_other_cfg(node)
+    except (KeyError, ValueError, AssertionError) as err:
+        raise ConfigError(f"{path}: {_describe(err)}") from None
+
+
 def _merge(cfg: CfgNode, path: str | None, opts: Sequence[str]) -> None:
     if path is not None:
-        if not os.path.isfile(path):
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            cfg.merge_from_file(path)
-        except (KeyError, ValueError, AssertionError) as err:
-            raise ConfigError(f"{path}: {_describe(err)}") from None
+        merge_cfg_file(cfg, path)
     if len(opts) % 2:
         raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd number: {list(opts)}")
     try:
@@ -71,6 +111,11 @@ def _validate(cfg: CfgNode, source: str) -> None:
         value = _get(cfg, key)
         if value not in choices:
             raise ConfigError(f"{source}: {key} = {value!r}; expected one of {list(choices)}")
+    _validate_keypoint_set(cfg.DATASET.KEYPOINT_SET, source)
+    for key, (low, high) in _RANGES.items():
+        value = _get(cfg, key)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{source}: {key} = {value!r}; expected a value in [{low}, {high or 'inf'}]")
     for key in ("MODEL.IMAGE_SIZE", "MODEL.HEATMAP_SIZE"):
         value = _get(cfg, key)
         if len(value) != 2 or any(int(v) <= 0 for v in value):
@@ -79,6 +124,13 @@ def _validate(cfg: CfgNode, source: str) -> None:
         if _get(cfg, key) != _get(_C, key):
             logger.warning("%s: %s is set to %r but has no effect (the reference never used it either)",
                            source, key, _get(cfg, key))
+
+
+def _validate_keypoint_set(value: str, source: str) -> None:
+    builtin = sorted(p.stem for p in KEYPOINT_SET_DIR.glob("*.yaml"))
+    if value not in ("", "custom", *builtin) and not value.endswith((".yaml", ".yml")):
+        raise ConfigError(f"{source}: DATASET.KEYPOINT_SET = {value!r}; expected '' (the set of "
+                          f"DATASET.DATASET), one of {builtin}, a keypoint-set .yaml file, or 'custom'")
 
 
 def resolve_path(data_dir: str, path: str) -> str:
@@ -100,5 +152,22 @@ def load_cfg(path: str | None, opts: Sequence[str] = ()) -> CfgNode:
     for key in ("DATASET.ROOT", "MODEL.PRETRAINED", "TEST.MODEL_FILE"):
         node, leaf = key.split(".")
         cfg[node][leaf] = resolve_path(cfg.DATA_DIR, cfg[node][leaf])
+    cfg.freeze()
+    return cfg
+
+
+def cfg_from_string(text: str, opts: Sequence[str] = (), source: str = "checkpoint") -> CfgNode:
+    """The frozen config stored as a yaml string (``cfg.dump()``), merged over the defaults, plus ``opts``.
+
+    Paths inside were already resolved when the run saved them, so they are not joined with DATA_DIR
+    again. Raises ``ConfigError`` naming ``source`` on unknown keys or bad values.
+    """
+    cfg = get_cfg()
+    try:
+        cfg.merge_from_other_cfg(CfgNode.load_cfg(text))
+        cfg.merge_from_list(list(opts))
+    except (KeyError, ValueError, AssertionError, TypeError) as err:
+        raise ConfigError(f"{source}: stored config does not merge into this hrpose's defaults: "
+                          f"{err}") from None
     cfg.freeze()
     return cfg

@@ -1,4 +1,4 @@
-"""Data pipeline: COCO-format records, the top-down dataset, loaders, keypoint sets, sample data.
+"""Data pipeline: COCO-format and MPII records, the top-down dataset, loaders, keypoint sets, sample data.
 
 See docs/architecture.md (``hrpose.datasets``) for the contract and ``data/README.md`` for the layout.
 """
@@ -10,8 +10,10 @@ from hrpose.datasets.keypoints import (
     KeypointSet,
     KeypointSetError,
     build_keypoint_set,
+    builtin_keypoint_set,
 )
 from hrpose.datasets.loader import DatasetConfigError, ShardSampler, build_dataloader, build_dataset
+from hrpose.datasets.mpii import MpiiFormatError
 from hrpose.datasets.synthetic import make_sample_dataset
 from hrpose.datasets.topdown import ImageReadError, SampleOptions, TopDownDataset
 
@@ -23,6 +25,7 @@ __all__ = [
     "ImageReadError",
     "KeypointSet",
     "KeypointSetError",
+    "MpiiFormatError",
     "PersonRecord",
     "SampleOptions",
     "ShardSampler",
@@ -30,6 +33,7 @@ __all__ = [
     "build_dataloader",
     "build_dataset",
     "build_keypoint_set",
+    "builtin_keypoint_set",
     "load_coco_records",
     "make_sample_dataset",
 ]

@@ -1,10 +1,8 @@
 """COCO-format person records: one ``PersonRecord`` per person box (GT annotations or a detector json).
 
-Layout (the reference's, see ``data/README.md``)::
-
-    <root>/annotations/person_keypoints_<set>.json   (image_info_<set>.json when 'test' is in <set>)
-    <root>/images/<set>/<file_name>                  (folder test2017 for every set with 'test' in it)
-    <detector json>                                  TEST.COCO_BBOX_FILE (COCO results format)
+Files: the annotation json and image folder of ``coco_json.coco_paths`` (the reference's layout by
+default, see ``data/README.md``); the detector json ``TEST.COCO_BBOX_FILE`` (COCO results format). Absent
+``area`` / ``iscrowd`` / ``num_keypoints`` are filled by ``coco_json.fill_missing_fields``.
 
 Coordinates are image pixels; boxes are ``[x, y, w, h]``. What is skipped is always counted and logged;
 what cannot be used raises ``CocoFormatError`` naming the file (and annotation id).
@@ -19,15 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from hrpose.datasets import transforms as T
+from hrpose.datasets.coco_json import (  # noqa: F401 (annotation_file, image_folder: re-exported)
+    PERSON_CATEGORY_ID,
+    CocoFormatError,
+    annotation_file,
+    coco_paths,
+    fill_missing_fields,
+    image_folder,
+    load_json,
+)
 
 logger = logging.getLogger(__name__)
-
-PERSON_CATEGORY_ID = 1
-
-
-class CocoFormatError(ValueError):
-    """A COCO-format file that cannot be used; the message names the file and the entry."""
-
 
 @dataclass(frozen=True, eq=False)
 class PersonRecord:
@@ -62,28 +62,6 @@ class PersonRecord:
             value = np.array(getattr(self, name), dtype=dtype)  # a private copy, then frozen
             value.flags.writeable = False
             object.__setattr__(self, name, value)
-
-
-def annotation_file(root: str, image_set: str) -> str:
-    """``<root>/annotations/person_keypoints_<set>.json``, or ``image_info_<set>.json`` for test sets."""
-    prefix = "image_info" if "test" in image_set else "person_keypoints"
-    return os.path.join(root, "annotations", f"{prefix}_{image_set}.json")
-
-
-def image_folder(root: str, image_set: str) -> str:
-    """``<root>/images/<set>``; every set with 'test' in its name (test-dev2017 ...) uses ``test2017``."""
-    return os.path.join(root, "images", "test2017" if "test" in image_set else image_set)
-
-
-def load_json(path: str, what: str):
-    """Parsed json at ``path``; ``CocoFormatError`` naming ``path`` when it is missing or invalid."""
-    if not os.path.isfile(path):
-        raise CocoFormatError(f"{what} not found: expected {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise CocoFormatError(f"{what} {path} is not valid json: {err}") from None
 
 
 class CocoImages:
@@ -150,7 +128,8 @@ def gt_records(data: dict, images: CocoImages, ann_file: str, num_keypoints: int
     if unknown:
         raise CocoFormatError(f"{ann_file}: annotations refer to image ids missing from 'images': "
                               f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''}")
-    skipped = {"non-person": 0, "crowd": 0, "no keypoints": 0, "no area": 0}
+    skipped = {"non-person": 0, "crowd": 0, "no keypoints": 0, "no area": 0,
+               "joints with non-finite x/y (unlabelled)": 0}
     records = []
     for image_id, (path, width, height) in images.info.items():
         for ann in by_image.get(image_id, []):
@@ -162,12 +141,19 @@ def gt_records(data: dict, images: CocoImages, ann_file: str, num_keypoints: int
                 skipped[reason] += 1
                 continue
             kpts = np.asarray(ann["keypoints"], dtype=np.float32).reshape(num_keypoints, 3)
+            broken = (kpts[:, 2] > 0) & ~np.isfinite(kpts[:, :2]).all(axis=1)
+            if broken.any():  # a labelled joint without a position cannot be a target: unlabel it, say so
+                kpts[broken] = 0.0
+                skipped["joints with non-finite x/y (unlabelled)"] += int(broken.sum())
             records.append(_record(image_id, path, box, 1.0, kpts, aspect_ratio, int(ann["id"])))
     logger.info("%s: %d person records from %d images; skipped %s", ann_file, len(records), len(images),
                 {k: v for k, v in skipped.items() if v})
     if skipped["no area"]:
         logger.warning("%s: skipped %d person annotations whose box has no area", ann_file,
                        skipped["no area"])
+    if skipped["joints with non-finite x/y (unlabelled)"]:
+        logger.warning("%s: %d labelled joints have non-finite coordinates; they count as unlabelled", ann_file,
+                       skipped["joints with non-finite x/y (unlabelled)"])
     return records
 
 
@@ -199,12 +185,11 @@ def detection_records(det_file: str, images: CocoImages, num_keypoints: int, asp
     unknown_ids: set[int] = set()
     records = []
     zeros = np.zeros((num_keypoints, 3), dtype=np.float32)
-    for det in dets:
-        image_id = int(det["image_id"])
-        box = [float(v) for v in det["bbox"][:4]]
-        if int(det.get("category_id", PERSON_CATEGORY_ID)) != PERSON_CATEGORY_ID:
+    for index, det in enumerate(dets):
+        image_id, box, score, category = detection_entry(det, index, det_file)
+        if category != PERSON_CATEGORY_ID:
             skipped["other category"] += 1
-        elif float(det["score"]) < score_threshold:
+        elif score < score_threshold:
             skipped["low score"] += 1
         elif image_id not in images:
             skipped["unknown image"] += 1
@@ -213,7 +198,7 @@ def detection_records(det_file: str, images: CocoImages, num_keypoints: int, asp
             skipped["no area"] += 1
         else:
             path = images.info[image_id][0]
-            records.append(_record(image_id, path, box, det["score"], zeros, aspect_ratio, -1))
+            records.append(_record(image_id, path, box, score, zeros, aspect_ratio, -1))
     matched = len(dets) - skipped["unknown image"] - skipped["other category"]
     if skipped["unknown image"] and matched == 0:
         raise CocoFormatError(
@@ -227,6 +212,33 @@ def detection_records(det_file: str, images: CocoImages, num_keypoints: int, asp
     logger.info("%s: %d boxes with score >= %g of %d entries; skipped %s", det_file, len(records),
                 score_threshold, len(dets), {k: v for k, v in skipped.items() if v})
     return records
+
+
+def detection_entry(det, index: int, det_file: str) -> tuple[int, list[float], float, int]:
+    """``(image_id, box [x, y, w, h], score, category_id)`` of entry ``index`` of a detector json;
+    ``CocoFormatError`` naming the file, the entry and what was expected when it is malformed."""
+    def bad(what: str) -> CocoFormatError:
+        return CocoFormatError(f"detector json {det_file}: entry {index} {json.dumps(det)[:200]}: {what}; "
+                               "expected {\"image_id\": int, \"bbox\": [x, y, w, h], \"score\": number, "
+                               "\"category_id\": 1}")
+    if not isinstance(det, dict):
+        raise bad("not an object")
+    for key in ("image_id", "bbox", "score"):
+        if key not in det:
+            raise bad(f"no {key!r}")
+    bbox = det["bbox"]
+    if not isinstance(bbox, (list, tuple)) or len(bbox) < 4 or not all(_is_number(v) for v in bbox[:4]):
+        raise bad("'bbox' must be 4 numbers [x, y, w, h]")
+    if not _is_number(det["score"]):
+        raise bad("'score' must be a number")
+    if not _is_number(det["image_id"]) or not _is_number(det.get("category_id", PERSON_CATEGORY_ID)):
+        raise bad("'image_id' and 'category_id' must be integers")
+    return (int(det["image_id"]), [float(v) for v in bbox[:4]], float(det["score"]),
+            int(det.get("category_id", PERSON_CATEGORY_ID)))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def select_data(records: list[PersonRecord]) -> list[PersonRecord]:
@@ -252,21 +264,27 @@ def select_data(records: list[PersonRecord]) -> list[PersonRecord]:
 
 def load_coco_records(root: str, image_set: str, num_keypoints: int, aspect_ratio: float,
                       use_gt_boxes: bool = True, det_file: str = "", score_threshold: float = 0.0,
-                      extension: str = "jpg") -> tuple[list[PersonRecord], str | None]:
+                      extension: str = "jpg", ann_file: str = "",
+                      images: str = "") -> tuple[list[PersonRecord], str | None]:
     """Records of one COCO image set and the annotation file holding its GT (None for test sets).
 
     Args:
         root: dataset root (``DATASET.ROOT``).
         image_set: e.g. ``train2017``, ``val2017``, ``test-dev2017``.
+        ann_file, images: annotation json and image folder, used as given (``build_dataset_files``
+            resolves the config's); '' = the default layout under ``root`` (``coco_json.coco_paths``).
         num_keypoints: K; every person annotation must hold 3K values.
         aspect_ratio: input width / height.
         use_gt_boxes: GT annotation boxes (True) or the detector json ``det_file`` (False).
         score_threshold: minimum detector score (``TEST.IMAGE_THRE``).
         extension: file-name extension when an image entry has no ``file_name``.
     """
-    ann_file = annotation_file(root, image_set)
+    default_ann, default_images = coco_paths(root, image_set)
+    ann_file, folder = ann_file or default_ann, images or default_images
     data = load_json(ann_file, f"COCO annotation file for image set {image_set!r}")
-    images = CocoImages(data, ann_file, image_folder(root, image_set), extension)
+    if isinstance(data, dict):
+        data = fill_missing_fields(data, ann_file)
+    images = CocoImages(data, ann_file, folder, extension)
     has_gt = "annotations" in data
     if use_gt_boxes:
         if not has_gt:

@@ -1,13 +1,34 @@
-"""Keypoint sets as data: names, flip pairs, OKS sigmas, loss weights, upper body, skeleton."""
+"""Keypoint sets as data: names, flip pairs, OKS sigmas, loss weights, upper body, skeleton.
 
+The standard sets ship as yaml files in ``hrpose/datasets/keypoint_sets/`` (coco, mpii, crowdpose, aic,
+posetrack18, halpe26); ``DATASET.KEYPOINT_SET`` names one of them or gives the path of such a file, and
+``custom`` reads the inline ``DATASET.KEYPOINTS.*`` keys. File format (every key but ``joint_weights``
+and ``skeleton`` is required; pairs and body parts are written by keypoint NAME)::
+
+    name: crowdpose                      # what checkpoints and logs call the set
+    keypoints: [left_shoulder, ...]      # K names, in the annotation order of the dataset's json
+    flip_pairs: [[left_shoulder, right_shoulder], ...]   # swapped by a horizontal flip
+    sigmas: [0.079, ...]                 # K OKS sigmas (COCO convention; COCOeval multiplies by 2)
+    joint_weights: [1.0, ...]            # K loss weights (LOSS.USE_DIFFERENT_JOINTS_WEIGHT); default 1
+    upper_body: [left_shoulder, ...]     # the half-body augmentation's upper part
+    skeleton: [[head, neck], ...]        # limbs, for drawing only
+"""
+
+import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import yaml
 from yacs.config import CfgNode
+
+KEYPOINT_SET_DIR = pathlib.Path(__file__).resolve().parent / "keypoint_sets"
+FILE_KEYS = ("name", "keypoints", "flip_pairs", "sigmas", "joint_weights", "upper_body", "skeleton")
+# DATASET.DATASET -> its keypoint set when DATASET.KEYPOINT_SET is '' (other names: the set of that name)
+DATASET_KEYPOINT_SETS = {"ochuman": "coco", "halpe": "halpe26"}
 
 
 class KeypointSetError(ValueError):
-    """An inconsistent keypoint set definition."""
+    """An inconsistent keypoint set definition, or a keypoint set that does not match another."""
 
 
 @dataclass(frozen=True)
@@ -98,64 +119,114 @@ def validate_keypoint_set(ks: KeypointSet) -> None:
             raise KeypointSetError(f"{where}: skeleton limb {list(limb)} must hold two indices in [0, {k})")
 
 
-COCO_KEYPOINTS = KeypointSet(
-    name="coco",
-    names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-           "right_knee", "left_ankle", "right_ankle"),
-    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-    sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
-            0.087, 0.087, 0.089, 0.089),
-    joint_weights=(1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5),
-    upper_body_ids=tuple(range(11)),
-    skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-              (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)),
-)
 
-MPII_KEYPOINTS = KeypointSet(
-    name="mpii",
-    names=("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
-           "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
-    flip_pairs=((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
-    # MPII has no OKS protocol; these COCO-derived sigmas only serve OKS-NMS
-    # (pelvis/thorax/neck/head borrow the hips/shoulders/nose values).
-    sigmas=(0.089, 0.087, 0.107, 0.107, 0.087, 0.089, 0.107, 0.079, 0.079, 0.026, 0.062, 0.072, 0.079,
-            0.079, 0.072, 0.062),
-    joint_weights=(1.5, 1.2, 1.0, 1.0, 1.2, 1.5, 1.0, 1.0, 1.0, 1.0, 1.5, 1.2, 1.0, 1.0, 1.2, 1.5),
-    upper_body_ids=(7, 8, 9, 10, 11, 12, 13, 14, 15),
-    skeleton=((0, 1), (1, 2), (2, 6), (6, 3), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (7, 12), (12, 11),
-              (11, 10), (7, 13), (13, 14), (14, 15)),
-)
+def _indices(names: tuple[str, ...], items, key: str, where: str) -> list[int]:
+    index = {n: i for i, n in enumerate(names)}
+    unknown = [n for n in items if n not in index]
+    if unknown:
+        raise KeypointSetError(f"{where}: {key} names {unknown} that are not in 'keypoints'")
+    return [index[n] for n in items]
 
-BUILTIN_KEYPOINT_SETS = {"coco": COCO_KEYPOINTS, "mpii": MPII_KEYPOINTS}
+
+def keypoint_set_from_file(path: str | pathlib.Path) -> KeypointSet:
+    """The keypoint set described by the yaml file ``path`` (format in the module docstring).
+
+    Raises ``KeypointSetError`` naming the file and the faulty key.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise KeypointSetError(f"keypoint set file not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    where = f"keypoint set file {path}"
+    if not isinstance(data, dict):
+        raise KeypointSetError(f"{where}: expected a mapping with keys {list(FILE_KEYS)}")
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    missing = [k for k in FILE_KEYS[:4] + ("upper_body",) if k not in data]
+    if unknown or missing:
+        raise KeypointSetError(f"{where}: unknown keys {unknown}, missing keys {missing}; expected "
+                               f"{list(FILE_KEYS)} (joint_weights and skeleton optional)")
+    names = tuple(str(n) for n in data["keypoints"])
+    pairs = [_indices(names, p, "flip_pairs", where) for p in data["flip_pairs"]]
+    limbs = [_indices(names, p, "skeleton", where) for p in data.get("skeleton") or ()]
+    try:
+        return KeypointSet(
+            name=str(data["name"]), names=names, flip_pairs=tuple(tuple(p) for p in pairs),
+            sigmas=tuple(float(s) for s in data["sigmas"]),
+            joint_weights=tuple(float(w) for w in data.get("joint_weights") or (1.0,) * len(names)),
+            upper_body_ids=tuple(_indices(names, data["upper_body"], "upper_body", where)),
+            skeleton=tuple(tuple(p) for p in limbs))
+    except KeypointSetError as err:
+        raise KeypointSetError(f"{where}: {err}") from None
+
+
+def builtin_keypoint_set_names() -> list[str]:
+    """Names of the keypoint sets shipped with hrpose (``keypoint_sets/<name>.yaml``)."""
+    return sorted(p.stem for p in KEYPOINT_SET_DIR.glob("*.yaml"))
+
+
+def builtin_keypoint_set(name: str) -> KeypointSet:
+    """The shipped keypoint set ``name`` (``coco``, ``mpii``, ``crowdpose``, ``aic``, ...)."""
+    if name not in builtin_keypoint_set_names():
+        raise KeypointSetError(f"no built-in keypoint set {name!r}; choose one of "
+                               f"{builtin_keypoint_set_names()}, a keypoint set yaml file, or 'custom'")
+    return keypoint_set_from_file(KEYPOINT_SET_DIR / f"{name}.yaml")
+
+
+COCO_KEYPOINTS = builtin_keypoint_set("coco")
+MPII_KEYPOINTS = builtin_keypoint_set("mpii")
+
+
+def _inline_keypoint_set(node: CfgNode) -> KeypointSet:
+    k = len(node.NAMES)
+    return KeypointSet(
+        name="custom",
+        names=tuple(node.NAMES),
+        flip_pairs=tuple(tuple(p) for p in node.FLIP_PAIRS),
+        sigmas=tuple(float(s) for s in node.SIGMAS),
+        joint_weights=tuple(float(w) for w in node.JOINT_WEIGHTS) or (1.0,) * k,
+        upper_body_ids=tuple(node.UPPER_BODY_IDS),
+        skeleton=tuple(tuple(p) for p in node.SKELETON),
+    )
 
 
 def build_keypoint_set(cfg: CfgNode) -> KeypointSet:
-    """The keypoint set named by ``DATASET.KEYPOINT_SET`` (default: by ``DATASET.DATASET``).
+    """The keypoint set of ``DATASET.KEYPOINT_SET``: a built-in name, a yaml file (ends in .yaml/.yml),
+    ``custom`` (the ``DATASET.KEYPOINTS.*`` keys), or '' = the set of ``DATASET.DATASET``
+    (``DATASET_KEYPOINT_SETS``, else the set of the same name).
 
     Checks that ``MODEL.NUM_JOINTS`` equals its number of keypoints.
     """
-    name = cfg.DATASET.KEYPOINT_SET or cfg.DATASET.DATASET
+    name = cfg.DATASET.KEYPOINT_SET
+    if not name:
+        name = DATASET_KEYPOINT_SETS.get(cfg.DATASET.DATASET, cfg.DATASET.DATASET)
     if name == "custom":
-        node = cfg.DATASET.KEYPOINTS
-        k = len(node.NAMES)
-        kset = KeypointSet(
-            name="custom",
-            names=tuple(node.NAMES),
-            flip_pairs=tuple(tuple(p) for p in node.FLIP_PAIRS),
-            sigmas=tuple(float(s) for s in node.SIGMAS),
-            joint_weights=tuple(float(w) for w in node.JOINT_WEIGHTS) or (1.0,) * k,
-            upper_body_ids=tuple(node.UPPER_BODY_IDS),
-            skeleton=tuple(tuple(p) for p in node.SKELETON),
-        )
-    elif name in BUILTIN_KEYPOINT_SETS:
-        kset = BUILTIN_KEYPOINT_SETS[name]
+        kset = _inline_keypoint_set(cfg.DATASET.KEYPOINTS)
+    elif name.endswith((".yaml", ".yml")):
+        kset = keypoint_set_from_file(name)
+    elif name in builtin_keypoint_set_names():
+        kset = builtin_keypoint_set(name)
     else:
         raise KeypointSetError(
-            f"DATASET.KEYPOINT_SET / DATASET.DATASET = {name!r}: no such keypoint set; "
-            f"choose one of {sorted(BUILTIN_KEYPOINT_SETS)} or 'custom' (with DATASET.KEYPOINTS.*)")
+            f"DATASET.KEYPOINT_SET / DATASET.DATASET = {name!r}: no such keypoint set; choose one of "
+            f"{builtin_keypoint_set_names()}, a keypoint set yaml file, or 'custom' (with "
+            "DATASET.KEYPOINTS.*)")
     if kset.num_keypoints != cfg.MODEL.NUM_JOINTS:
         raise KeypointSetError(
             f"MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS} but keypoint set {kset.name!r} has "
             f"{kset.num_keypoints} keypoints")
     return kset
+
+
+def check_same_keypoints(stored: KeypointSet, configured: KeypointSet, source: str) -> None:
+    """Raise ``KeypointSetError`` naming both sets unless ``stored`` (e.g. a checkpoint's, ``source``)
+    has the same keypoint names, in the same order, as ``configured`` (the config's)."""
+    if stored.names == configured.names:
+        return
+    pairs = zip(stored.names, configured.names, strict=False)  # the counts may differ
+    differ = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(pairs) if a != b][:5]
+    raise KeypointSetError(
+        f"{source} was trained on keypoint set {stored.name!r} ({stored.num_keypoints} keypoints) but the "
+        f"config gives keypoint set {configured.name!r} ({configured.num_keypoints} keypoints); they differ "
+        f"at "
+        f"{differ or 'the count'}. Set DATASET.KEYPOINT_SET (and MODEL.NUM_JOINTS) to the checkpoint's set")

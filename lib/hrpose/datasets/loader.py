@@ -11,6 +11,8 @@ Augmentation depends on ``(SEED, epoch, index)`` only, never on the worker that 
 """
 
 import logging
+import os
+import pathlib
 import random
 from collections.abc import Iterator
 
@@ -22,13 +24,19 @@ from yacs.config import CfgNode
 
 from hrpose.datasets.augment import AugmentConfig
 from hrpose.datasets.coco import load_coco_records, select_data
+from hrpose.datasets.coco_json import coco_paths, resolve_in_root
 from hrpose.datasets.keypoints import KeypointSet
+from hrpose.datasets.mpii import load_mpii_records, mpii_paths
+from hrpose.datasets.records import PersonRecords, cache_key, cached_records, default_cache_dir
 from hrpose.datasets.topdown import DEFAULT_CACHE_BYTES, SampleOptions, TopDownDataset
 from hrpose.utils.dist import get_rank, get_world_size
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = ("jpg", "png")
+# Batches each worker keeps ready: with W workers 2W are queued (32 at 16 workers, over a second of GPU
+# training); more only adds pinned host memory (~90 MB per 256-crop batch that carries heatmaps).
+PREFETCH_FACTOR = 2
 
 
 class DatasetConfigError(ValueError):
@@ -79,24 +87,59 @@ def seed_worker(worker_id: int) -> None:
 
 
 def check_dataset_config(cfg: CfgNode) -> None:
-    """Reject dataset settings this pipeline does not implement, each with a clear message."""
-    name = cfg.DATASET.DATASET
-    if name == "mpii":
-        raise DatasetConfigError(
-            "DATASET.DATASET = 'mpii' is not supported yet: hrpose has no MPII loader. Convert the MPII "
-            "annotations to a COCO-format keypoint json (annotations/person_keypoints_<set>.json, 16 "
-            "keypoints per person, images under images/<set>/) and use DATASET.DATASET coco with "
-            "DATASET.KEYPOINT_SET mpii and MODEL.NUM_JOINTS 16")
-    if name != "coco" and cfg.DATASET.KEYPOINT_SET != "custom":
-        raise DatasetConfigError(
-            f"DATASET.DATASET = {name!r}: only COCO-format data is supported (DATASET.DATASET coco; other "
-            "keypoint layouts through DATASET.KEYPOINT_SET custom and DATASET.KEYPOINTS.*)")
+    """Reject dataset settings this pipeline does not implement, each with a clear message.
+    (``DATASET.DATASET`` mpii reads the reference's MPII format; every other name a COCO-format json.)"""
     if cfg.DATASET.DATA_FORMAT not in SUPPORTED_FORMATS:
         raise DatasetConfigError(
             f"DATASET.DATA_FORMAT = {cfg.DATASET.DATA_FORMAT!r}: expected one of {list(SUPPORTED_FORMATS)} "
             "(reading images from zip archives is not supported; extract them under images/<set>/)")
     if not cfg.DATASET.ROOT:
         raise DatasetConfigError("DATASET.ROOT is empty: set it to the dataset folder (see data/README.md)")
+
+
+def build_dataset_files(cfg: CfgNode, is_train: bool) -> tuple[str, str]:
+    """(annotation file, image folder) of the training or test set: ``DATASET.{TRAIN,TEST}_ANN_FILE`` /
+    ``_IMAGES`` taken from ``DATASET.ROOT`` when relative, else the layout of ``DATASET.DATASET``
+    (mpii: ``annot/<set>.json`` and ``images/``; every other dataset the COCO layout)."""
+    data = cfg.DATASET
+    image_set, ann_file, images = ((data.TRAIN_SET, data.TRAIN_ANN_FILE, data.TRAIN_IMAGES) if is_train
+                                   else (data.TEST_SET, data.TEST_ANN_FILE, data.TEST_IMAGES))
+    layout = mpii_paths if data.DATASET == "mpii" else coco_paths
+    default_ann, default_images = layout(data.ROOT, image_set)
+    return (resolve_in_root(data.ROOT, ann_file, default_ann),
+            resolve_in_root(data.ROOT, images, default_images))
+
+
+def build_records(cfg: CfgNode, is_train: bool, num_keypoints: int) -> PersonRecords:
+    """The person records of the training or test set as compact arrays, through the records cache
+    (``DATASET.RECORDS_CACHE``; see ``hrpose.datasets.records``)."""
+    width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
+    image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
+    ann_file, images = build_dataset_files(cfg, is_train)
+    use_gt_boxes = is_train or bool(cfg.TEST.USE_GT_BBOX)
+    det_file = "" if use_gt_boxes or cfg.DATASET.DATASET == "mpii" else cfg.TEST.COCO_BBOX_FILE
+
+    def build() -> list:
+        if cfg.DATASET.DATASET == "mpii":  # person boxes from the annotated centre/scale (no detector boxes)
+            records = load_mpii_records(ann_file, images, image_set, num_keypoints)
+        else:
+            records, _ = load_coco_records(
+                cfg.DATASET.ROOT, image_set, num_keypoints, width / height, use_gt_boxes=use_gt_boxes,
+                det_file=cfg.TEST.COCO_BBOX_FILE, score_threshold=float(cfg.TEST.IMAGE_THRE),
+                extension=cfg.DATASET.DATA_FORMAT, ann_file=ann_file, images=images)
+        return select_data(records) if is_train and cfg.DATASET.SELECT_DATA else records
+
+    settings = {"dataset": cfg.DATASET.DATASET, "set": image_set, "images": os.path.abspath(images),
+                "K": num_keypoints, "aspect": width / height, "gt_boxes": use_gt_boxes,
+                "score": float(cfg.TEST.IMAGE_THRE), "ext": cfg.DATASET.DATA_FORMAT,
+                "select": bool(is_train and cfg.DATASET.SELECT_DATA)}
+    cache = str(cfg.DATASET.RECORDS_CACHE)
+    cache_dir = None if cache.lower() == "none" else pathlib.Path(cache) if cache else default_cache_dir()
+    what = f"{'train' if is_train else 'test'} set {image_set!r}"
+    if not os.path.isfile(ann_file) or (det_file and not os.path.isfile(det_file)):
+        cache_dir = None  # a missing file: the loader's own error names it
+    return cached_records(cache_dir, cache_key(ann_file, det_file, settings) if cache_dir else "", build,
+                          num_keypoints, what)
 
 
 def build_dataset(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet,
@@ -111,13 +154,8 @@ def build_dataset(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet
     check_dataset_config(cfg)
     width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
     image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
-    records, _ = load_coco_records(
-        cfg.DATASET.ROOT, image_set, keypoint_set.num_keypoints, width / height,
-        use_gt_boxes=is_train or cfg.TEST.USE_GT_BBOX, det_file=cfg.TEST.COCO_BBOX_FILE,
-        score_threshold=float(cfg.TEST.IMAGE_THRE), extension=cfg.DATASET.DATA_FORMAT)
-    if is_train and cfg.DATASET.SELECT_DATA:
-        records = select_data(records)
-    if not records:
+    records = build_records(cfg, is_train, keypoint_set.num_keypoints)
+    if not len(records):
         raise DatasetConfigError(f"no person boxes in image set {image_set!r} under {cfg.DATASET.ROOT}")
     augment = None
     if is_train:
@@ -149,7 +187,7 @@ def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, sh
 def build_dataloader(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet, distributed: bool = False,
                      target_renderer=None) -> DataLoader:
     """DataLoader over ``build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)``; batch
-    ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per process, ``WORKERS`` persistent workers, pinned memory only with
+    ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per process, ``WORKERS`` workers (persistent for training), pinned memory only with
     CUDA, ``drop_last`` False. ``distributed``: shard over the process group's ranks."""
     dataset = build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)
     sampler = build_sampler(dataset, is_train, distributed, bool(cfg.TRAIN.SHUFFLE), int(cfg.SEED))
@@ -161,5 +199,9 @@ def build_dataloader(cfg: CfgNode, is_train: bool, codec, keypoint_set: Keypoint
         cv2.setNumThreads(1)
     return DataLoader(
         dataset, batch_size=int(batch_size), sampler=sampler, num_workers=workers,
-        worker_init_fn=seed_worker if workers > 0 else None, persistent_workers=workers > 0,
+        # training workers persist across epochs; evaluation workers exist only while a validation runs
+        # (persistent ones would keep WORKERS idle processes per rank alive for the whole training)
+        worker_init_fn=seed_worker if workers > 0 else None, persistent_workers=workers > 0 and is_train,
+        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
+        # pinned batches let the training step's non_blocking copies overlap with the GPU's work
         pin_memory=bool(cfg.PIN_MEMORY) and torch.cuda.is_available(), drop_last=False)

@@ -137,9 +137,14 @@ def draw_mannequin(canvas: np.ndarray, mask: np.ndarray, m: Mannequin) -> None:
     _draw_head(p, m)
 
 
+def head_radius(height: float) -> float:
+    """Radius (px) of the head circle of a figure ``height`` px tall."""
+    return max(2.5, 0.068 * height)
+
+
 def _draw_head(p: _Painter, m: Mannequin) -> None:
     h, c, center = m.height, m.colors, m.head_center
-    radius = max(2.5, 0.068 * h)
+    radius = head_radius(h)
     if not m.facing_camera:
         p.circle(center, radius, c["hair"])  # back of the head: hair only, no face
         return

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from hrpose.datasets.keypoints import COCO_KEYPOINTS
-from hrpose.datasets.mannequin import draw_mannequin, make_background, sample_mannequin
+from hrpose.datasets.mannequin import draw_mannequin, head_radius, make_background, sample_mannequin
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,17 @@ def _person_heights(rng: np.random.Generator, count: int, image_h: int) -> list[
     return sorted(float(math.exp(rng.uniform(math.log(40), math.log(top)))) for _ in range(count))
 
 
-def _pelvis_position(rng: np.random.Generator, height: float, width: int, image_h: int, boxes: list):
+def _pelvis_position(rng: np.random.Generator, height: float, width: int, image_h: int, boxes: list,
+                     crowd: float = 0.0):
     """Pelvis (px) for a figure of ``height``: the least-overlapping of 4 candidates; 20% are pushed
-    towards a border so that limbs get cut off."""
+    towards a border so that limbs get cut off. With probability ``crowd`` (crowded variants) it stands
+    instead right beside an earlier figure, overlapping it."""
+    if boxes and crowd > 0 and rng.random() < crowd:
+        x0, y0, x1, y1 = boxes[int(rng.integers(len(boxes)))]
+        x = (x0 + x1) / 2 + rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.35) * height
+        y = (y0 + y1) / 2 + rng.uniform(-0.15, 0.15) * height
+        boxes.append((x - 0.25 * height, y - 0.5 * height, x + 0.25 * height, y + 0.5 * height))
+        return x, y
     best, best_overlap = None, math.inf
     for _ in range(4):
         if rng.random() < 0.2:
@@ -114,25 +122,70 @@ def _annotation(mask: np.ndarray, keypoints: np.ndarray | None, iscrowd: int) ->
             "segmentation": [[float(v) for v in hull]]}
 
 
-def _keypoints(figure, covered: np.ndarray) -> np.ndarray:
-    """[17, 3] (x, y, v): v=2 visible, 1 labelled but covered, (0, 0, 0) unlabelled or outside."""
+def _keypoint(x: float, y: float, labelled: bool, covered: np.ndarray) -> tuple[float, float, int]:
+    """(x, y, v): v=2 visible, 1 labelled but covered, (0, 0, 0) unlabelled or outside the image."""
     height, width = covered.shape
-    out = np.zeros((17, 3))
-    for k, (x, y) in enumerate(figure.joints):
-        if not figure.labelled[k] or not (0 <= x <= width - 1 and 0 <= y <= height - 1):
-            continue
-        out[k] = (x, y, 1 if covered[int(round(y)), int(round(x))] else 2)
+    if not labelled or not (0 <= x <= width - 1 and 0 <= y <= height - 1):
+        return 0.0, 0.0, 0
+    return float(x), float(y), 1 if covered[int(round(y)), int(round(x))] else 2
+
+
+def _keypoints(figure, covered: np.ndarray) -> np.ndarray:
+    """[17, 3] (x, y, v) of the COCO keypoints (see ``_keypoint``)."""
+    return np.array([_keypoint(x, y, figure.labelled[k], covered) for k, (x, y) in enumerate(figure.joints)])
+
+
+def named_points(figure, covered: np.ndarray) -> dict[str, tuple[float, float, int]]:
+    """Name -> (x, y, v) of the COCO keypoints and of the points other keypoint sets add: ``head_top`` and
+    ``head_bottom`` (the head circle's ends along the body axis), ``neck`` (between the shoulders, where
+    the neck meets the torso) and ``pelvis`` (between the hips). Used by ``synthetic_variants``."""
+    names = COCO_KEYPOINTS.names
+    points = {names[k]: _keypoint(x, y, figure.labelled[k], covered)
+              for k, (x, y) in enumerate(figure.joints)}
+    neck = (figure.joints[5] + figure.joints[6]) / 2
+    up = figure.head_center - neck
+    up = up / (np.linalg.norm(up) + 1e-9) * head_radius(figure.height)
+    derived = {"head_top": figure.head_center + up, "head_bottom": figure.head_center - up, "neck": neck,
+               "pelvis": (figure.joints[11] + figure.joints[12]) / 2}
+    points.update({name: _keypoint(p[0], p[1], True, covered) for name, p in derived.items()})
+    return points
+
+
+# keypoint names of other sets -> the mannequin point they are drawn from (named_points)
+POINT_ALIASES = {"head": "head_top", "top_head": "head_top", "upper_neck": "head_bottom", "thorax": "neck",
+                 "hip": "pelvis"}
+
+
+def keypoints_by_name(points: dict, names, unlabelled=()) -> np.ndarray:
+    """[K, 3] (x, y, v) of the keypoints ``names`` (any keypoint set) from a figure's ``named_points``:
+    ``l_`` / ``r_`` prefixes and ``POINT_ALIASES`` resolved; names without a point, and ``unlabelled``,
+    are (0, 0, 0)."""
+    out = np.zeros((len(names), 3))
+    for k, name in enumerate(names):
+        key = POINT_ALIASES.get(name, name)
+        if key.startswith(("l_", "r_")):
+            key = ("left_" if key[0] == "l" else "right_") + key[2:]
+        if name not in unlabelled and key in points:
+            out[k] = points[key]
     return out
 
 
-def make_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, list[dict]]:
-    """One image (BGR uint8 [H, W, 3]) and its annotations (without ids)."""
+def make_scene(rng: np.random.Generator, width: int, height: int, crowd: float = 0.0,
+               with_points: bool = False) -> tuple[np.ndarray, list[dict]]:
+    """One image (BGR uint8 [H, W, 3]) and its annotations (without ids).
+
+    ``crowd`` > 0 (crowded variants): up to 2 more figures, placed beside others with that probability
+    (0 draws exactly the COCO sample's scenes). ``with_points``: each annotation also holds ``points``
+    (``named_points``; empty for unlabelled figures and crowd regions), to be removed before writing.
+    """
     canvas = make_background(rng, width, height)
     extras = _extras(rng, canvas, width, height)
     boxes: list = []
     figures = []
-    for h in _person_heights(rng, int(rng.choice([1, 2, 3, 4], p=[0.2, 0.3, 0.3, 0.2])), height):
-        pelvis = _pelvis_position(rng, h, width, height, boxes)
+    count = int(rng.choice([1, 2, 3, 4], p=[0.2, 0.3, 0.3, 0.2]))
+    count += int(rng.integers(0, 3)) if crowd > 0 else 0
+    for h in _person_heights(rng, count, height):
+        pelvis = _pelvis_position(rng, h, width, height, boxes, crowd)
         rotation = rng.normal(0, 12) if rng.random() < 0.85 else rng.uniform(-70, 70)
         figures.append(_draw(canvas, rng, h, pelvis, rotation))
     occluder = _occluder(rng, canvas, boxes)
@@ -141,13 +194,15 @@ def make_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.nd
     for figure, mask in reversed(figures):
         kpts = _keypoints(figure, covered)
         ann = _annotation(mask & ~covered, kpts, 0)
+        if ann is not None and with_points:
+            ann["points"] = named_points(figure, covered)
         covered |= mask
         if ann is not None:
             annotations.append(ann)
     for mask, is_crowd in extras:
         ann = _annotation(mask & ~covered, None, int(is_crowd))
         if ann is not None:
-            annotations.append(ann)
+            annotations.append({**ann, "points": {}} if with_points else ann)
     return canvas, annotations[::-1]
 
 
@@ -197,7 +252,8 @@ def _write_split(out_dir: str, split: str, num_images: int, seed: int, size) -> 
     return data, detections
 
 
-def _dump(path: str, obj) -> None:
+def dump_json(path: str, obj) -> None:
+    """Write ``obj`` as compact json to ``path`` (parent folders created); the sample data's writer."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, separators=(",", ":"))
@@ -219,12 +275,12 @@ def make_sample_dataset(out_dir: str, seed: int = 0, num_train_images: int = 150
     counts: dict = {}
     for split, num in (("train2017", num_train_images), ("val2017", num_val_images)):
         data, dets = _write_split(out_dir, split, int(num), int(seed), tuple(image_size))
-        _dump(os.path.join(out_dir, "annotations", f"person_keypoints_{split}.json"), data)
+        dump_json(os.path.join(out_dir, "annotations", f"person_keypoints_{split}.json"), data)
         persons = sum(1 for a in data["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"])
         counts[split] = {"images": len(data["images"]), "persons": persons,
                          "annotations": len(data["annotations"])}
         if split == "val2017":
-            _dump(os.path.join(out_dir, "person_detection_results", DETECTION_FILE), dets)
+            dump_json(os.path.join(out_dir, "person_detection_results", DETECTION_FILE), dets)
             counts["detections"] = len(dets)
     counts["seconds"] = round(time.perf_counter() - start, 2)
     logger.info("sample data in %s: %s", out_dir, counts)

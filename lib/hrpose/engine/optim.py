@@ -2,7 +2,8 @@
 
 - ``build_optimizer``: adam | adamw | sgd. Adam's weight decay is ``TRAIN.ADAM_WD`` (default 0: the
   reference built Adam without weight decay and silently ignored ``TRAIN.WD``); adamw and sgd use
-  ``TRAIN.WD``. With ``TRAIN.FUSED_OPTIMIZER`` the fused CUDA kernels are used on CUDA.
+  ``TRAIN.WD``. With ``TRAIN.FUSED_OPTIMIZER`` (the default) the fused kernels are used on CUDA and on
+  the CPU: one kernel per step, and a device-side ``found_inf`` skips a step without a host sync.
 - ``build_scheduler``: ``MultiStepLR(LR_STEP, LR_FACTOR)``, stepped once **after** each epoch's optimizer
   steps. The LR of 0-based epoch ``e`` is ``LR * LR_FACTOR ** #{m in LR_STEP : m <= e}``, so for
   ``LR_STEP [170, 200]`` the drops take effect at epochs 170 and 200 exactly (the reference stepped the
@@ -23,6 +24,10 @@ from yacs.config import CfgNode
 
 logger = logging.getLogger(__name__)
 
+# Device types with fused Adam / AdamW / SGD kernels in torch >= 2.4 (one kernel per step; they accept
+# the device-side ``found_inf`` that lets the training step skip a non-finite update without a sync).
+FUSED_DEVICES = ("cuda", "cpu")
+
 
 def _param_device(model: nn.Module) -> torch.device:
     try:
@@ -35,7 +40,8 @@ def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
     """The optimizer over the trainable parameters of ``model`` (already on its device)."""
     params = [p for p in model.parameters() if p.requires_grad]
     name, lr = cfg.TRAIN.OPTIMIZER, float(cfg.TRAIN.LR)
-    kernels = {"fused": True} if cfg.TRAIN.FUSED_OPTIMIZER and _param_device(model).type == "cuda" else {}
+    fused = cfg.TRAIN.FUSED_OPTIMIZER and _param_device(model).type in FUSED_DEVICES
+    kernels = {"fused": True} if fused else {}
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=float(cfg.TRAIN.ADAM_WD), **kernels)
     if name == "adamw":

@@ -51,11 +51,12 @@ class TrainOptions:
     channels_last: bool = False
     warmup_iters: int = 0  # linear LR warm-up over the first iterations of the run
     max_nonfinite_steps: int = 20  # fp16: consecutive skipped steps before the run stops
-    print_freq: int = 20  # iterations between log lines
+    print_freq: int = 20  # iterations between log lines (and between host reads of the loss statistics)
 
 
 def build_test_options(cfg: CfgNode, device: torch.device, **overrides) -> TestOptions:
-    """``TestOptions`` from ``cfg.TEST``; ``overrides`` (field names) win; AMP resolved for ``device``."""
+    """``TestOptions`` from ``cfg.TEST``; ``overrides`` (field names) win; AMP resolved for ``device``
+    (kept on the CPU only with ``TEST.AMP_ON_CPU``)."""
     test = cfg.TEST
     values = dict(flip_test=bool(test.FLIP_TEST), shift_heatmap=bool(test.SHIFT_HEATMAP),
                   decode=str(test.DECODE), post_process=bool(test.POST_PROCESS), amp=str(test.AMP),
@@ -65,13 +66,15 @@ def build_test_options(cfg: CfgNode, device: torch.device, **overrides) -> TestO
     if unknown:
         raise TypeError(f"unknown test option(s) {unknown}; expected some of {sorted(values)}")
     values.update(overrides)
-    values["amp"] = resolve_amp(values["amp"], device, "TEST.AMP")
+    values["amp"] = resolve_amp(values["amp"], device, "TEST.AMP", allow_cpu=bool(test.AMP_ON_CPU))
     return TestOptions(**values)
 
 
 def build_train_options(cfg: CfgNode, device: torch.device) -> TrainOptions:
-    """``TrainOptions`` from ``cfg.TRAIN`` and ``PRINT_FREQ``; AMP resolved for ``device``."""
-    return TrainOptions(amp=resolve_amp(cfg.TRAIN.AMP, device, "TRAIN.AMP"),
+    """``TrainOptions`` from ``cfg.TRAIN`` and ``PRINT_FREQ``; AMP resolved for ``device`` (kept on the
+    CPU only with ``TRAIN.AMP_ON_CPU``)."""
+    amp = resolve_amp(cfg.TRAIN.AMP, device, "TRAIN.AMP", allow_cpu=bool(cfg.TRAIN.AMP_ON_CPU))
+    return TrainOptions(amp=amp,
                         channels_last=bool(cfg.TRAIN.CHANNELS_LAST), warmup_iters=int(cfg.TRAIN.WARMUP_ITERS),
                         max_nonfinite_steps=int(cfg.TRAIN.MAX_NONFINITE_STEPS),
                         print_freq=int(cfg.PRINT_FREQ))

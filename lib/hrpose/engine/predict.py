@@ -30,6 +30,7 @@ from hrpose.engine.options import TestOptions
 from hrpose.evaluation import PosePredictions
 from hrpose.models import fuse_conv_bn, normalize_images
 from hrpose.utils.dist import all_gather_objects, get_world_size
+from hrpose.utils.progress import ProgressLog
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,24 @@ def predict(model: torch.nn.Module, loader, device: torch.device, codec, keypoin
     was_training = model.training
     model.eval()
     parts = []
+    progress = ProgressLog("predict", _num_boxes(loader), "boxes", logger)
     try:
         for batch in loader:
             heatmaps = forward_heatmaps(model, batch["image"], device, flip_index, options)
             coords, scores = decode_heatmaps(codec, heatmaps, options)
             parts.append(_batch_predictions(codec, batch["meta"], coords, scores))
+            progress.update(len(coords))
     finally:
         model.train(was_training)
     return gather_predictions(parts, keypoint_set.num_keypoints)
+
+
+def _num_boxes(loader) -> int:
+    """Boxes this process will predict (its sampler's share of the dataset); 0 when unknown."""
+    for part in (getattr(loader, "sampler", None), getattr(loader, "dataset", None)):
+        if part is not None:
+            return len(part)
+    return 0
 
 
 def decode_heatmaps(codec, heatmaps: torch.Tensor, options: TestOptions, on_device: bool | None = None):

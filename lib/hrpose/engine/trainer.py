@@ -31,6 +31,7 @@ import hrpose
 from hrpose.codecs import build_codec, build_target_renderer
 from hrpose.datasets import KeypointSet, build_dataloader, build_keypoint_set
 from hrpose.engine.evaluate import Evaluator, build_evaluator
+from hrpose.engine.guards import DivergenceGuard
 from hrpose.engine.optim import advance_scheduler, build_optimizer, build_scheduler
 from hrpose.engine.options import build_train_options
 from hrpose.engine.train_loop import TrainStep, train_one_epoch
@@ -48,6 +49,7 @@ from hrpose.utils.dist import (
 from hrpose.utils.env import configure_backends, derive_seed, environment_info, git_commit, seed_everything
 from hrpose.utils.logging import setup_logging
 from hrpose.utils.paths import run_output_dir, tensorboard_dir
+from hrpose.utils.run_dir import claim_run_dir
 from hrpose.utils.tensorboard import build_debug_images, open_writer, scalar_tag
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Progress:
     best_ap: float = -1.0
     val_stats: dict = field(default_factory=dict)
     train_stats: dict = field(default_factory=dict)
+    first_loss: float | None = None  # the run's first epoch's mean loss (the divergence guard's reference)
 
 
 @dataclass
@@ -75,9 +78,21 @@ class Training:
     keypoint_set: KeypointSet
 
 
-def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
-    """Train as ``cfg`` says; returns ``{epoch, best_ap, val, train, output_dir}`` (same on every rank)."""
-    out_dir = setup_run(cfg, cfg_path, device)
+def train(cfg: CfgNode, cfg_path: str | None, device: torch.device, restart: bool = False) -> dict:
+    """Train as ``cfg`` says; returns ``{epoch, best_ap, val, train, output_dir}`` (same on every rank).
+
+    The run directory is claimed first (``hrpose.utils.run_dir``: one training per directory; a fresh
+    start over existing checkpoints only with ``restart``, which moves them aside; a resume only with a
+    compatible config), before anything is written into it.
+    """
+    out_dir = run_output_dir(cfg, cfg_path)
+    with claim_run_dir(cfg, out_dir, restart):
+        return train_in(cfg, cfg_path, device, out_dir)
+
+
+def train_in(cfg: CfgNode, cfg_path: str | None, device: torch.device, out_dir: pathlib.Path) -> dict:
+    """The training itself, in the claimed ``out_dir``."""
+    setup_run(cfg, out_dir, device)
     seed_everything(derive_seed(cfg.SEED, get_rank()))
     configure_backends(device, cfg.CUDNN.BENCHMARK, cfg.CUDNN.DETERMINISTIC, cfg.CUDNN.ENABLED)
     codec, keypoint_set = build_codec(cfg), build_keypoint_set(cfg)
@@ -89,9 +104,12 @@ def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
     evaluator = build_evaluator(cfg, device, codec, keypoint_set, distributed=is_distributed())  # kept
     writer = open_writer(tensorboard_dir(cfg, cfg_path), enabled=is_main_process())
     debug_images = build_debug_images(cfg, keypoint_set.skeleton) if is_main_process() else None
+    guard = DivergenceGuard(run.bare, progress.first_loss)
     try:
         for epoch in range(progress.epoch, cfg.TRAIN.END_EPOCH):
             progress.train_stats = run_epoch(cfg.SEED, run, loader, device, epoch, writer, debug_images)
+            guard.check(run.bare, epoch, progress.train_stats["loss"])
+            progress.first_loss = guard.first_loss
             check_replicas_in_sync(run.bare, epoch)
             progress.epoch = epoch + 1
             if should_validate(epoch, cfg.TRAIN.VAL_INTERVAL, cfg.TRAIN.END_EPOCH):
@@ -105,9 +123,8 @@ def train(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> dict:
             "train": progress.train_stats, "output_dir": str(out_dir)}
 
 
-def setup_run(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> pathlib.Path:
+def setup_run(cfg: CfgNode, out_dir: pathlib.Path, device: torch.device) -> None:
     """Create the run dir, start logging, save ``config.yaml`` and ``env.json`` (rank 0 writes)."""
-    out_dir = run_output_dir(cfg, cfg_path)
     if is_main_process():
         out_dir.mkdir(parents=True, exist_ok=True)
     barrier()
@@ -119,7 +136,6 @@ def setup_run(cfg: CfgNode, cfg_path: str | None, device: torch.device) -> pathl
     logger.info("output dir: %s", out_dir)
     logger.info("environment: %s", json.dumps(env, sort_keys=True))
     logger.info("resolved config:\n%s", cfg.dump())
-    return out_dir
 
 
 def build_training(cfg: CfgNode, device: torch.device, codec, keypoint_set: KeypointSet) -> Training:
@@ -140,10 +156,18 @@ def build_training(cfg: CfgNode, device: torch.device, codec, keypoint_set: Keyp
 
 
 def wrap_model(bare: nn.Module, cfg: CfgNode, device: torch.device) -> nn.Module:
-    """DDP when distributed (device_ids on CUDA), then torch.compile when ``TRAIN.COMPILE`` is set."""
+    """DDP when distributed (device_ids on CUDA), then torch.compile when ``TRAIN.COMPILE`` is set.
+
+    DDP settings (docs/benchmarks.md): gradients are views into the all-reduce buckets (no copy, less
+    memory); every parameter is used in every step, so no unused-parameter search; buffers are not
+    broadcast before each forward (BN statistics are per process until ``sync_buffers`` gives every
+    rank rank 0's before validation and saving, which is what the broadcast would have left there too).
+    """
     model = bare
     if is_distributed():
-        model = DistributedDataParallel(bare, device_ids=[device.index] if device.type == "cuda" else None)
+        model = DistributedDataParallel(bare, device_ids=[device.index] if device.type == "cuda" else None,
+                                        gradient_as_bucket_view=True, find_unused_parameters=False,
+                                        broadcast_buffers=False)
     if cfg.TRAIN.COMPILE:
         model = torch.compile(model, mode=cfg.TRAIN.COMPILE)
     return model
@@ -165,11 +189,10 @@ def resume_or_start(cfg: CfgNode, last_path: pathlib.Path, run: Training) -> Pro
     if run.step.scaler is not None and state.get("scaler"):
         run.step.scaler.load_state_dict(state["scaler"])
     ckpt.set_rng_state(state["rng"])
-    if state.get("config") != cfg.dump():
-        logger.warning("%s was written with a different config; resuming with the current one", last_path)
     logger.info("resumed from %s: %d epochs done, best AP %.4f", last_path, state["epoch"], state["best_ap"])
-    return Progress(epoch=int(state["epoch"]), best_ap=float(state["best_ap"]),
-                    val_stats=dict(state["val_stats"]))
+    first_loss = state.get("first_loss")  # absent in checkpoints of hrpose 0.1
+    return Progress(epoch=int(state["epoch"]), best_ap=float(state["best_ap"]), val_stats=dict(state["val_stats"]),
+                    first_loss=None if first_loss is None else float(first_loss))
 
 
 def run_epoch(seed: int, run: Training, loader, device: torch.device, epoch: int, writer,
@@ -200,7 +223,7 @@ def validate(cfg: CfgNode, run: Training, evaluator: Evaluator, out_dir: pathlib
     """Evaluate (every rank predicts a shard); ``best.pth`` when the AP is strictly higher than before."""
     sync_buffers(run.bare)
     stats = evaluator.run(run.bare, out_dir, name=cfg.MODEL.NAME)  # the same on every rank
-    ap = float(stats.get("AP", -1.0))
+    ap = float(stats.get(evaluator.primary_stat, -1.0))  # AP; PCKh Mean for MPII
     for name, value in stats.items():
         writer.add_scalar(f"val/{scalar_tag(name)}", float(value), epoch)
     progress.val_stats = {name: float(value) for name, value in stats.items()}
@@ -241,6 +264,7 @@ def checkpoint_state(cfg: CfgNode, run: Training, progress: Progress) -> dict:
         "epoch": progress.epoch,
         "best_ap": progress.best_ap,
         "val_stats": dict(progress.val_stats),
+        "first_loss": progress.first_loss,
         "rng": ckpt.get_rng_state(),
         "config": cfg.dump(),
         "keypoint_set": run.keypoint_set.to_dict(),

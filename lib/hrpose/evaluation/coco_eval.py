@@ -7,11 +7,16 @@ This is the reference's ``COCODataset.evaluate`` without the dataset: it takes a
 import contextlib
 import io
 import logging
+import os
+import time
+
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from hrpose.datasets.coco_json import CocoFormatError, fill_missing_fields, load_json
 from hrpose.datasets.keypoints import KeypointSet
+from hrpose.evaluation.crowdpose_eval import crowdpose_eval, crowdpose_ground_truth
 from hrpose.evaluation.nms import nms_per_image
 from hrpose.evaluation.predictions import PosePredictions
 from hrpose.evaluation.rescore import rescore
@@ -21,6 +26,7 @@ from hrpose.evaluation.table import STAT_NAMES
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("pycocotools", "faster_coco_eval")
+OKS_METRICS = ("coco", "crowdpose")  # COCOeval's 10 numbers | CrowdPose's 9 (crowdpose_eval.py)
 
 
 def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_thre: float,
@@ -36,20 +42,26 @@ def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_th
 
 def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_file, out_json,
                   in_vis_thre: float, oks_thre: float, soft_nms: bool,
-                  backend: str = "pycocotools") -> dict[str, float]:
+                  backend: str = "pycocotools", metric: str = "coco") -> dict[str, float]:
     """Reference COCO keypoint evaluation.
 
     Args:
         predictions: N person boxes (keypoints in image pixels, decoded scores).
         keypoint_set: gives the OKS sigmas (NMS and, for non-COCO-17 sets, COCOeval).
-        ann_file: COCO GT json. ``None``, or a json without annotations (test-dev's image info): then
-            only the results json is written and ``{}`` is returned.
+        ann_file: COCO GT json, or its GT object (``load_ground_truth``; for ``metric`` crowdpose
+            ``load_crowdpose_ground_truth``). ``None``, or a json without annotations (test-dev's image
+            info): then only the results json is written and ``{}`` is returned.
         out_json: results json path (written in every case).
         in_vis_thre: ``TEST.IN_VIS_THRE``; oks_thre: ``TEST.OKS_THRE``; soft_nms: ``TEST.SOFT_NMS``.
         backend: ``pycocotools`` or ``faster_coco_eval`` (optional package, same numbers).
+        metric: ``coco`` (COCOeval) or ``crowdpose`` (``crowdpose_eval``, always pycocotools).
     Returns:
-        ``{name: value}`` for the 10 ``STAT_NAMES`` in order.
+        ``{name: value}`` for the 10 ``STAT_NAMES`` (crowdpose: the 9 ``CROWDPOSE_STAT_NAMES``) in order.
     """
+    if metric not in OKS_METRICS:
+        raise ValueError(f"TEST.METRIC = {metric!r}: evaluate_coco scores one of {list(OKS_METRICS)}")
+    if metric == "crowdpose":
+        backend = "pycocotools"  # the CrowdPose rules are implemented on pycocotools' COCOeval
     if backend not in BACKENDS:
         raise ValueError(f"TEST.EVAL_BACKEND = {backend!r}: expected one of {list(BACKENDS)}")
     if backend == "faster_coco_eval" and ann_file is not None:
@@ -64,23 +76,43 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_f
     path = write_results_json(results, out_json)
     logger.info("wrote %d person results (%d boxes before NMS) to %s", results["image_ids"].size,
                 len(predictions), path)
-    gt = None if ann_file is None else load_ground_truth(ann_file, backend)
+    gt = ann_file
+    if isinstance(ann_file, (str, os.PathLike)):
+        load = load_crowdpose_ground_truth if metric == "crowdpose" else load_ground_truth
+        gt = load(ann_file, backend)
     if gt is None:
         logger.info("no annotations for this set: results json only, at %s (upload it to the COCO server)",
                     path)
         return {}
+    if metric == "crowdpose":
+        return crowdpose_eval(gt, results_records(results), keypoint_set.sigmas)
     return cocoeval(gt, results_records(results), keypoint_set.sigmas, backend)
 
 
 def load_ground_truth(ann_file, backend: str = "pycocotools"):
-    """The COCO GT object of ``ann_file`` (its loading printout goes to the log), or None when the file
-    holds no annotations (an image-info file)."""
+    """The COCO GT object of ``ann_file``, or None when the file holds no annotations (an image-info
+    file). Absent ``area`` / ``iscrowd`` / ``num_keypoints`` are filled first
+    (``hrpose.datasets.coco_json.fill_missing_fields``); the loading printout goes to the log."""
+    data = load_json(str(ann_file), "ground-truth json")
+    if not isinstance(data, dict) or "images" not in data:
+        raise CocoFormatError(f"{ann_file}: not a COCO-format ground truth (no 'images' list)")
+    if not data.get("annotations"):
+        return None
     coco_cls = _faster_coco_eval()[0] if backend == "faster_coco_eval" else COCO
+    gt = coco_cls()
+    gt.dataset = fill_missing_fields(data, str(ann_file))
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        gt = coco_cls(str(ann_file))
+        gt.createIndex()
     logger.debug("%s", buffer.getvalue().rstrip())
-    return gt if gt.dataset.get("annotations") else None
+    return gt
+
+
+def load_crowdpose_ground_truth(ann_file, backend: str = "pycocotools"):
+    """``load_ground_truth`` prepared for the CrowdPose metric (``crowdpose_ground_truth``); None without
+    annotations. ``backend`` is accepted for symmetry: CrowdPose is always scored with pycocotools."""
+    gt = load_ground_truth(ann_file)
+    return None if gt is None else crowdpose_ground_truth(gt, str(ann_file))
 
 
 def run_cocoeval(ann_file, records: list[dict], kpt_oks_sigmas=None,
@@ -109,11 +141,16 @@ def cocoeval(gt, records: list[dict], kpt_oks_sigmas=None, backend: str = "pycoc
         raise ValueError(f"{source}: results name {len(unknown)} image ids that are not in the "
                          f"annotation file, e.g. {sorted(unknown)[:5]}")
     buffer = io.StringIO()
+    start = time.perf_counter()
+    logger.info("COCOeval (%s): %d results on %d images: evaluate ...", backend, len(records),
+                len(gt.getImgIds()))
     with contextlib.redirect_stdout(buffer):
         dt = gt.loadRes(records)
         coco_eval = eval_cls(gt, dt, "keypoints")
         _set_sigmas(coco_eval.params, kpt_oks_sigmas)
         coco_eval.evaluate()
+    logger.info("COCOeval: evaluate done in %.1f s; accumulate + summarize ...", time.perf_counter() - start)
+    with contextlib.redirect_stdout(buffer):
         coco_eval.accumulate()
         coco_eval.summarize()
     logger.info("COCOeval (%s):\n%s", backend, buffer.getvalue().rstrip())

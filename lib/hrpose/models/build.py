@@ -35,6 +35,7 @@ HRNET_EXTRA: dict[str, Any] = {
     "STEM_INPLANES": 64,
     "FINAL_CONV_KERNEL": 1,
     "PRETRAINED_LAYERS": ["*"],
+    "HEAD": "v1",  # v1 = the reference (branch 0 only) | v2 = HRNetV2 (all branches concatenated), heads.py
 }
 HRNET_STAGE: dict[str, Any] = {
     "NUM_MODULES": REQUIRED,
@@ -52,6 +53,7 @@ RESNET_EXTRA: dict[str, Any] = {
     "NUM_DECONV_KERNELS": [4, 4, 4],
     "FINAL_CONV_KERNEL": 1,
     "PRETRAINED_LAYERS": ["*"],
+    "HEAD": "v1",  # a default key of every MODEL.EXTRA (config/defaults.py); only v1 exists for ResNet
 }
 
 
@@ -102,6 +104,7 @@ def hrnet_args(cfg: CfgNode) -> dict[str, Any]:
     return {
         "num_joints": int(cfg.MODEL.NUM_JOINTS),
         "stages": [_stage_spec(extra[f"STAGE{n}"], f"MODEL.EXTRA.STAGE{n}") for n in (2, 3, 4)],
+        "head": str(extra["HEAD"]),
         "stage1": stage1,
         "stem_channels": int(extra["STEM_INPLANES"]),
         "final_conv_kernel": int(extra["FINAL_CONV_KERNEL"]),
@@ -125,6 +128,9 @@ def resnet_args(cfg: CfgNode) -> dict[str, Any]:
                           "must be 2, 3 or 4")
     if int(extra["FINAL_CONV_KERNEL"]) not in (1, 3):
         raise ConfigError(f"MODEL.EXTRA.FINAL_CONV_KERNEL = {extra['FINAL_CONV_KERNEL']}; expected 1 or 3")
+    if extra["HEAD"] != "v1":
+        raise ConfigError(f"MODEL.EXTRA.HEAD = {extra['HEAD']!r}: pose_resnet has one head (v1); v2 "
+                          "(HRNetV2) needs the branches of pose_hrnet")
     return {
         "num_layers": int(extra["NUM_LAYERS"]),
         "num_joints": int(cfg.MODEL.NUM_JOINTS),

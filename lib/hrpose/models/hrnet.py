@@ -10,6 +10,9 @@ Layout (input ``[N, 3, H, W]``, branch ``b`` runs at stride ``4 * 2**b`` with ``
     layer1                                              stage 1: one branch of residual blocks
     transition1, stage2, transition2, stage3, ...       multi-resolution stages (STAGE2 .. STAGE4)
     final_layer                                         conv on branch 0 -> heatmaps [N, K, H/4, W/4]
+
+With ``head='v2'`` (HRNetV2, ``MODEL.EXTRA.HEAD v2``; see ``heads.py``) the last module keeps every
+branch and ``conv_layers`` + ``final_layer`` read all of them, upsampled and concatenated.
 """
 
 from collections.abc import Sequence
@@ -18,75 +21,8 @@ from dataclasses import dataclass
 import torch.fx
 from torch import Tensor, nn
 
-BN_MOMENTUM = 0.1  # the reference's value (also PyTorch's default)
-
-
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    """3x3 convolution, padding 1, no bias (a BatchNorm always follows)."""
-    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-class BasicBlock(nn.Module):
-    """3x3 conv, BN, ReLU, 3x3 conv, BN, + residual, ReLU. Output channels = ``planes``."""
-
-    expansion = 1
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
-        super().__init__()
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor) -> Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + residual)
-
-
-class Bottleneck(nn.Module):
-    """1x1 conv, 3x3 conv (carries the stride), 1x1 conv to ``planes * 4``; BN after each; residual."""
-
-    expansion = 4
-
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, kernel_size=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
-        self.conv2 = conv3x3(planes, planes, stride)
-        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, kernel_size=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor) -> Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + residual)
-
-
-BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
-
-
-def make_res_layer(block: type[BasicBlock] | type[Bottleneck], inplanes: int, planes: int,
-                   num_blocks: int, stride: int = 1) -> nn.Sequential:
-    """``num_blocks`` blocks; the first gets a 1x1 conv + BN shortcut (``downsample.{0,1}``) when the
-    stride or the channel count changes. Output channels: ``planes * block.expansion``."""
-    downsample = None
-    if stride != 1 or inplanes != planes * block.expansion:
-        downsample = nn.Sequential(
-            nn.Conv2d(inplanes, planes * block.expansion, kernel_size=1, stride=stride, bias=False),
-            nn.BatchNorm2d(planes * block.expansion, momentum=BN_MOMENTUM),
-        )
-    layers = [block(inplanes, planes, stride, downsample)]
-    layers += [block(planes * block.expansion, planes) for _ in range(1, num_blocks)]
-    return nn.Sequential(*layers)
+from .blocks import BLOCKS, BN_MOMENTUM, BasicBlock, Bottleneck, conv3x3, make_res_layer
+from .heads import HEADS, final_conv, mixing_layers, upsample_concat
 
 
 @dataclass(frozen=True)
@@ -226,21 +162,21 @@ torch.fx.wrap("check_input_size")
 
 
 class PoseHighResolutionNet(nn.Module):
-    """HRNet + 1x1 (or 3x3) head: images ``[N, 3, H, W]`` -> raw heatmaps ``[N, K, H/4, W/4]``.
+    """HRNet + heatmap head: images ``[N, 3, H, W]`` -> raw heatmaps ``[N, K, H/4, W/4]``.
 
     ``stages`` are STAGE2, STAGE3, ... in order (three in every reference config, named ``stage2`` ..
     ``stage4``); ``stage1`` and ``stem_channels`` default to the reference's hardcoded layer1 and 64.
     H and W must be multiples of ``input_divisor`` (4 * 2**(branches - 1), 32 for four branches) so that
-    the upsampled branches line up.
+    the upsampled branches line up. ``head`` is 'v1' (the reference) or 'v2' (HRNetV2, ``heads.py``).
     """
 
     def __init__(self, num_joints: int, stages: Sequence[StageSpec], stage1: StageSpec = REFERENCE_STAGE1,
-                 stem_channels: int = 64, final_conv_kernel: int = 1):
+                 stem_channels: int = 64, final_conv_kernel: int = 1, head: str = "v1"):
         super().__init__()
         if stage1.num_branches != 1:
             raise ValueError(f"stage 1 has exactly one branch, got num_branches={stage1.num_branches}")
-        if final_conv_kernel not in (1, 3):
-            raise ValueError(f"final_conv_kernel must be 1 or 3, got {final_conv_kernel}")
+        if head not in HEADS:
+            raise ValueError(f"head {head!r}: expected one of {list(HEADS)}")
         self.conv1 = conv3x3(3, stem_channels, stride=2)
         self.bn1 = nn.BatchNorm2d(stem_channels, momentum=BN_MOMENTUM)
         self.conv2 = conv3x3(stem_channels, stem_channels, stride=2)
@@ -249,25 +185,30 @@ class PoseHighResolutionNet(nn.Module):
         self.layer1 = make_res_layer(BLOCKS[stage1.block], stem_channels, stage1.num_channels[0],
                                      stage1.num_blocks[0])
         self.num_stages = len(stages)
+        self.head = head
         prev_channels = stage1.out_channels
         for n, spec in enumerate(stages, start=1):
             # Registered as transition1, stage2, transition2, stage3, ... (reference order and names).
             setattr(self, f"transition{n}", _make_transition(prev_channels, spec.out_channels))
-            setattr(self, f"stage{n + 1}", self._make_stage(spec, last_stage=n == len(stages)))
+            single_scale_end = head == "v1" and n == len(stages)
+            setattr(self, f"stage{n + 1}", self._make_stage(spec, single_scale_end))
             prev_channels = spec.out_channels
         self.input_divisor = 4 * 2 ** (stages[-1].num_branches - 1 if stages else 0)
-        self.final_layer = nn.Conv2d(prev_channels[0], num_joints, kernel_size=final_conv_kernel,
-                                     stride=1, padding=1 if final_conv_kernel == 3 else 0)
+        head_channels = prev_channels[0] if head == "v1" else sum(prev_channels)
+        if head == "v2":  # registered before final_layer: state_dict order conv_layers.*, final_layer.*
+            self.conv_layers = mixing_layers(head_channels)
+        self.final_layer = final_conv(head_channels, num_joints, final_conv_kernel)
 
     @staticmethod
-    def _make_stage(spec: StageSpec, last_stage: bool) -> nn.Sequential:
+    def _make_stage(spec: StageSpec, single_scale_end: bool) -> nn.Sequential:
         """``num_modules`` HighResolutionModules. The transition hands every branch its expanded width
-        (``out_channels``), so no module needs a shortcut conv. The very last module of the network
-        returns only the highest-resolution branch (``multi_scale_output=False``, fuse row 0 only)."""
+        (``out_channels``), so no module needs a shortcut conv. With ``single_scale_end`` (the last stage
+        of a v1 head) the last module returns only the highest-resolution branch
+        (``multi_scale_output=False``, fuse row 0 only)."""
         block = BLOCKS[spec.block]
         modules = []
         for m in range(spec.num_modules):
-            multi_scale = not (last_stage and m == spec.num_modules - 1)
+            multi_scale = not (single_scale_end and m == spec.num_modules - 1)
             modules.append(HighResolutionModule(block, spec.out_channels, spec.num_blocks,
                                                 spec.num_channels, multi_scale_output=multi_scale))
         return nn.Sequential(*modules)
@@ -287,7 +228,9 @@ class PoseHighResolutionNet(nn.Module):
                 source = features[min(i, len(features) - 1)]
                 inputs.append(source if layer is None else layer(source))
             features = getattr(self, f"stage{n + 1}")(inputs)
-        return self.final_layer(features[0])
+        if self.head == "v1":
+            return self.final_layer(features[0])
+        return self.final_layer(self.conv_layers(upsample_concat(features)))
 
 
 __all__ = ["BasicBlock", "Bottleneck", "HighResolutionModule", "PoseHighResolutionNet", "StageSpec",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from .hrnet import BN_MOMENTUM, BasicBlock, Bottleneck, make_res_layer
+from .blocks import BN_MOMENTUM, BasicBlock, Bottleneck, make_res_layer
 
 # depth -> (block, blocks per layer), the standard ResNet table.
 RESNET_SPECS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {

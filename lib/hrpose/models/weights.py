@@ -5,32 +5,47 @@
 silently: a mismatch raises ``CheckpointError`` naming the file and listing every missing, unexpected
 and mis-shaped key; ``load_pretrained`` logs what it loaded, what stayed at its initial value and which
 checkpoint keys it skipped, and why. Files are read by ``hrpose.utils.checkpoint`` (``weights_only=True``,
-wrappers and prefixes handled there).
+wrappers and prefixes handled there); the key layouts of mmpose and of the ImageNet classifiers are
+recognised and renamed to the reference names by ``layouts.py`` before the comparison.
 """
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
 from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of, strip_prefixes
 
+from .layouts import (
+    IMAGENET,
+    REFERENCE,
+    classification_only,
+    count_by_prefix,
+    describe_counts,
+    listing,
+    to_reference,
+    top_module,
+)
+
 logger = logging.getLogger(__name__)
 
 INIT_STD = 0.001  # reference: every conv / deconv weight ~ N(0, 0.001), biases 0
-MAX_LISTED = 10  # keys shown per list in messages; the rest are counted
 
 
 @dataclass
 class LoadReport:
-    """What a load did. ``mismatched`` entries read 'key: checkpoint (a, b) vs model (c, d)'."""
+    """What a load did. ``mismatched`` entries read 'key: checkpoint (a, b) vs model (c, d)'. For
+    ``load_pretrained``, ``missing`` are the model keys that keep their initial value and ``skipped``
+    counts the checkpoint tensors left out, by reason and top-level prefix."""
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    layout: str = REFERENCE  # the checkpoint's key layout (``layouts.detect_layout``)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)  # reason -> {prefix: count}
 
 
 def init_reference_weights(model: nn.Module) -> None:
@@ -73,11 +88,6 @@ def compare_state_dicts(model_state: Mapping[str, Tensor], checkpoint: Mapping[s
     return report
 
 
-def _listing(keys: Sequence[str], limit: int = MAX_LISTED) -> str:
-    shown = "; ".join(keys[:limit])
-    return shown + (f", ... and {len(keys) - limit} more" if len(keys) > limit else "")
-
-
 def _joint_hint(model_state: Mapping[str, Tensor], checkpoint: Mapping[str, Tensor]) -> str:
     """A hint when the head's output channels (K) differ, e.g. an MPII checkpoint in a COCO model."""
     key = "final_layer.weight"
@@ -92,37 +102,59 @@ def _joint_hint(model_state: Mapping[str, Tensor], checkpoint: Mapping[str, Tens
             "head (fine-tuning).")
 
 
+def _layout_hint(layout: str, model_state: Mapping[str, Tensor], checkpoint: Mapping[str, Tensor]) -> str:
+    """A hint for an ImageNet classifier given as pose weights, or a v1/v2 head mix-up."""
+    if layout == IMAGENET:
+        return ("\n  hint: this is an ImageNet classification checkpoint (incre_modules, classifier, ...): "
+                "use it as MODEL.PRETRAINED, which loads EXTRA.PRETRAINED_LAYERS only")
+    has_v2 = [any(k.startswith("conv_layers.") for k in keys) for keys in (checkpoint, model_state)]
+    if has_v2[0] != has_v2[1]:
+        head = "v2" if has_v2[0] else "v1"
+        return (f"\n  hint: the checkpoint has an HRNet{head.upper()} head: set MODEL.EXTRA.HEAD {head} to "
+                "build the model it belongs to")
+    return ""
+
+
 def mismatch_message(path: str, report: LoadReport, hint: str = "") -> str:
-    lines = [f"checkpoint {path} does not match the model:"]
+    renamed = "" if report.layout == REFERENCE else f" ({report.layout} layout, renamed to reference names)"
+    lines = [f"checkpoint {path}{renamed} does not match the model:"]
     for title, keys in (("mis-shaped", report.mismatched), ("missing from the checkpoint", report.missing),
                         ("unexpected (not in the model)", report.unexpected)):
         if keys:
-            lines.append(f"  {len(keys)} {title}: {_listing(keys)}")
+            lines.append(f"  {len(keys)} {title}: {listing(keys)}")
     return "\n".join(lines) + hint
 
 
-def load_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str,
-                    strict: bool = True) -> LoadReport:
+def load_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str, strict: bool = True,
+                    scope: Collection[str] | None = None) -> LoadReport:
     """Load ``state_dict`` into ``model`` (in place; wrappers are looked through) and return what was loaded.
 
     ``source`` names where the tensors came from in messages (a path). Key prefixes 'module.' /
-    '_orig_mod.' are removed; a missing ``num_batches_tracked`` is tolerated. With ``strict=True`` any
-    missing, unexpected or mis-shaped key raises ``CheckpointError`` (and nothing is loaded); with
-    ``strict=False`` the matching tensors load and the rest is logged as a warning.
+    '_orig_mod.' are removed and the mmpose 0.x / 1.x layouts renamed to the reference names
+    (``layouts.to_reference``); a missing ``num_batches_tracked`` is tolerated. ``scope`` (top-level
+    module names) restricts the comparison to those model modules; the others keep their values. With
+    ``strict=True`` any missing, unexpected or mis-shaped key raises ``CheckpointError`` (and nothing is
+    loaded); with ``strict=False`` the matching tensors load and the rest is logged as a warning.
     """
     model = unwrap_model(model)
-    checkpoint = strip_prefixes(dict(state_dict))
+    checkpoint, layout = to_reference(strip_prefixes(dict(state_dict)), source)
     model_state = model.state_dict()
-    report = compare_state_dicts(model_state, checkpoint)
+    compared = model_state
+    if scope is not None:
+        compared = {k: v for k, v in model_state.items() if top_module(k) in scope}
+    report = compare_state_dicts(compared, checkpoint)
+    report.layout = layout
     problems = report.missing or report.unexpected or report.mismatched
-    message = mismatch_message(source, report, _joint_hint(model_state, checkpoint)) if problems else ""
+    hints = _joint_hint(model_state, checkpoint) + _layout_hint(layout, model_state, checkpoint)
+    message = mismatch_message(source, report, hints) if problems else ""
     if problems and strict:
         raise CheckpointError(message, report.missing, report.unexpected, report.mismatched)
     if problems:
         logger.warning("strict=False: loading %d of %d model tensors; %s", len(report.loaded),
                        len(model_state), message)
     _assign(model, model_state, {k: checkpoint[k] for k in report.loaded})
-    logger.info("loaded %d tensors from %s", len(report.loaded), source)
+    logger.info("loaded %d tensors from %s%s", len(report.loaded), source,
+                "" if layout == REFERENCE else f" ({layout} layout)")
     return report
 
 
@@ -158,42 +190,37 @@ def _assign(model: nn.Module, model_state: Mapping[str, Tensor], tensors: Mappin
 def load_pretrained(model: nn.Module, path: str, layers: Sequence[str]) -> LoadReport:
     """Initialise the backbone from an ImageNet checkpoint (``MODEL.PRETRAINED``), in place.
 
-    Only checkpoint keys whose top-level name (before the first '.') is in ``layers``
-    (``EXTRA.PRETRAINED_LAYERS``; ``['*']`` = all) are used. Logs (INFO) the number of tensors loaded,
-    the model keys that stayed at their initial value, and the checkpoint keys skipped with the reason
-    (outside PRETRAINED_LAYERS, or not in the model: e.g. the classification head, ``incre_modules`` or
-    ``stage4.2.fuse_layers.1-3`` of the ImageNet HRNet). Mis-shaped keys raise ``CheckpointError``.
+    Exactly the model modules named in ``layers`` (``EXTRA.PRETRAINED_LAYERS``; ``['*']`` = every
+    module the checkpoint has) are loaded, strictly, through ``load_state_dict``: a tensor they lack, an
+    unexpected one or a shape clash raises ``CheckpointError``. The classification-only tensors of an
+    ImageNet HRNet / ResNet (``incre_modules``, ``downsamp_modules``, the classifier's ``final_layer.{0,1}``,
+    ``classifier``, ``fc``, and the fusion rows of the multi-scale last module that a v1 pose head does
+    not build) and checkpoint modules outside ``layers`` are skipped and logged with counts by prefix;
+    the model's other modules (the pose head) keep their initial values.
     """
     model = unwrap_model(model)
-    checkpoint = read_state_dict(path)
-    take_all = "*" in layers
-    selected = {k: v for k, v in checkpoint.items() if take_all or k.split(".", 1)[0] in layers}
-    outside = [k for k in checkpoint if k not in selected]
-    model_state = model.state_dict()
-    report = compare_state_dicts(model_state, selected)
-    if report.mismatched:
-        raise CheckpointError(f"pretrained {path}: {len(report.mismatched)} mis-shaped keys: "
-                                   f"{_listing(report.mismatched)}", mismatched=report.mismatched)
-    if not report.loaded:
-        raise CheckpointError(f"pretrained {path}: none of its {len(checkpoint)} tensors matches a "
-                                   f"model key within PRETRAINED_LAYERS {list(layers)}; checkpoint keys: "
-                                   f"{_listing(list(checkpoint))}", unexpected=list(checkpoint))
-    _assign(model, model_state, {k: selected[k] for k in report.loaded})
-    logger.info("pretrained %s: loaded %d of %d checkpoint tensors into %d model tensors",
-                path, len(report.loaded), len(checkpoint), len(model_state))
-    kept = [k for k in report.missing if take_all or k.split(".", 1)[0] in layers]
-    if kept:  # with '*' that is the head; with a list of layers, ones asked for and absent: a warning
-        logger.log(logging.INFO if take_all else logging.WARNING, "pretrained: %d model tensors keep "
-                   "their initial values (not in the checkpoint): %s", len(kept), _listing(kept))
-    not_listed = [k for k in report.missing if k not in kept]
-    if not_listed:
-        logger.info("pretrained: %d model tensors keep their initial values (outside PRETRAINED_LAYERS): "
-                    "%s", len(not_listed), _listing(not_listed))
-    if outside:
-        logger.info("pretrained: skipped %d checkpoint tensors outside PRETRAINED_LAYERS %s: %s",
-                    len(outside), list(layers), _listing(outside))
-    if report.unexpected:
-        logger.info("pretrained: skipped %d checkpoint tensors that the model does not have: %s",
-                    len(report.unexpected), _listing(report.unexpected))
-    report.unexpected = outside + report.unexpected
+    source = f"pretrained {path}"
+    checkpoint, layout = to_reference(read_state_dict(path), source)
+    model_keys = model.state_dict().keys()
+    rest, classification = classification_only(checkpoint, model_keys)
+    scope = {top_module(k) for k in rest} if "*" in layers else set(layers)
+    selected = {k: v for k, v in rest.items() if top_module(k) in scope}
+    if not selected:
+        raise CheckpointError(f"{source}: none of its {len(checkpoint)} tensors belongs to a module within "
+                              f"PRETRAINED_LAYERS {list(layers)}; checkpoint keys: "
+                              f"{listing(list(checkpoint))}", unexpected=list(checkpoint))
+    report = load_state_dict(model, selected, source, strict=True, scope=scope)
+    report.layout = layout
+    outside = count_by_prefix(k for k in rest if top_module(k) not in scope)
+    report.skipped = {"classification-only": dict(classification), "outside PRETRAINED_LAYERS": dict(outside)}
+    report.missing = [k for k in model_keys if top_module(k) not in scope and not _is_bn_counter(k)]
+    logger.info("%s (%s layout): loaded %d tensors into %s", source, layout, len(report.loaded),
+                "every module it has" if "*" in layers else f"PRETRAINED_LAYERS {list(layers)}")
+    for reason, counts in report.skipped.items():
+        if counts:
+            logger.info("pretrained: skipped %d %s checkpoint tensors: %s", sum(counts.values()), reason,
+                        describe_counts(counts))
+    if report.missing:
+        logger.info("pretrained: %d model tensors keep their initial values: %s", len(report.missing),
+                    describe_counts(count_by_prefix(report.missing)))
     return report

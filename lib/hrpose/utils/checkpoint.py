@@ -12,6 +12,7 @@ strings, lists and dicts.
     epoch           number of completed epochs (the next epoch to run, 0-based)
     best_ap         best validation AP so far (-1.0 before the first validation)
     val_stats       the last validation's {metric name: value} ({} before the first one)
+    first_loss      the run's first epoch's mean training loss (the divergence guard's reference)
     rng             {"python": [...], "numpy": {...}, "torch": ByteTensor, "cuda": [ByteTensor, ...]}
     config          the resolved config as a yaml string (``CfgNode.dump()``)
     keypoint_set    ``KeypointSet.to_dict()``: names, flip pairs, OKS sigmas, joint weights, skeleton
@@ -25,10 +26,12 @@ validation AP is strictly greater than every earlier one). Both are self-describ
 ``final.pth`` — the plain state_dict of the bare model after the last epoch, loadable by the reference.
 """
 
+import errno
 import logging
 import os
 import pathlib
 import random
+import shutil
 import uuid
 
 import numpy as np
@@ -42,6 +45,9 @@ MODEL_ONLY_KEYS = ("model", "epoch", "best_ap", "val_stats", "config", "keypoint
 
 WRAPPER_KEYS = ("state_dict", "model")  # {'state_dict': sd} (reference checkpoint.pth), {'model': sd} (ours)
 KEY_PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DDP, and torch.compile
+
+
+LOW_SPACE_BYTES = 64 << 20  # a short write with less free space than this is reported as a full disk
 
 
 class CheckpointError(RuntimeError):
@@ -60,7 +66,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """Write ``state`` to ``path`` atomically: a temp file in the same directory, fsync, then rename.
 
     A crash at any moment leaves either the old file or the new one, never a truncated file, and no
-    temp file stays behind when writing fails (the error is re-raised).
+    temp file stays behind when writing fails. A failed write raises ``CheckpointError`` naming ``path``,
+    the cause (e.g. no space left on device) and that the previous file at ``path``, if any, is intact.
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,10 +78,31 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
+    except Exception as err:
+        tmp_name.unlink(missing_ok=True)
+        kept = f"the previous {path} is intact" if path.exists() else f"no earlier {path.name} exists"
+        raise CheckpointError(f"could not write checkpoint {path}: {_save_failure(err, path)}; {kept}") from err
     except BaseException:
         tmp_name.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _save_failure(err: Exception, path: pathlib.Path) -> str:
+    """Why a save failed, in words: a full disk is named as such (torch reports it as 'unexpected pos')."""
+    chain, cause = [], err
+    while cause is not None:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    free = shutil.disk_usage(path.parent).free
+    where = f"{free / 2**20:.0f} MiB free on the file system of {path.parent}"
+    if any(getattr(e, "errno", None) == errno.ENOSPC for e in chain):
+        return f"no space left on device ({where})"
+    if "unexpected pos" in str(err):  # torch's writer hides the errno of a short write
+        if free < LOW_SPACE_BYTES:
+            return f"no space left on device ({where})"
+        return f"the write was cut short (a quota or file-size limit? {where})"
+    return f"{type(err).__name__}: {err}"
 
 
 def _fsync_dir(directory: pathlib.Path) -> None:

@@ -63,7 +63,15 @@ def init_distributed(device: torch.device, timeout_minutes: int = 30) -> bool:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_minutes))
+    timeout = datetime.timedelta(minutes=timeout_minutes)
+    store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
+    # torchrun's agent keeps one store across worker restarts (--max-restarts, static rendezvous): the
+    # keys of the failed attempt (a dead rank's listening address) would still be read by the new one
+    # and gloo would connect to it ("connectFullMesh failed ... Connection refused"). A prefix per
+    # attempt keeps every attempt's keys apart.
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.PrefixStore(f"hrpose/attempt_{attempt}", store)
+    dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
     logger.info("process group ready: rank %d of %d, backend %s", get_rank(), get_world_size(), backend)
     return True
 
@@ -104,3 +112,11 @@ def reduce_mean(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(out)
         out /= get_world_size()
     return out
+
+
+def reduce_max_(value: torch.Tensor) -> torch.Tensor:
+    """In place: the elementwise maximum of ``value`` over all ranks; returns ``value``. Without a process
+    group it is left as it is. Like every collective it is only enqueued (no host sync on NCCL)."""
+    if is_distributed():
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return value

@@ -80,3 +80,14 @@ def configure_backends(device: torch.device, benchmark: bool, deterministic: boo
     torch.backends.cudnn.enabled = enabled
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = benchmark and not deterministic
+
+
+def set_cpu_threads(threads: int) -> int:
+    """Intra-op threads of this process for CPU work (``--threads``); 0 keeps PyTorch's default (one per
+    physical core). Under torchrun the default is split between the local processes so that they do not
+    oversubscribe the cores. Returns the number in use."""
+    if threads <= 0:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        threads = max(1, torch.get_num_threads() // local) if local > 1 else torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    return torch.get_num_threads()

@@ -26,7 +26,10 @@ def setup_logging(output_dir: str | os.PathLike | None, rank: int = 0, filename:
     level = logging.INFO if rank == 0 else logging.WARNING
     root.setLevel(level)
     formatter = logging.Formatter(_FORMAT if rank == 0 else f"[rank {rank}] {_FORMAT}", _DATE_FORMAT)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    console = logging.StreamHandler(sys.stdout)
+    # a record logged with extra={"console": False} goes to train.log only (its text is shown otherwise)
+    console.addFilter(lambda record: getattr(record, "console", True))
+    handlers: list[logging.Handler] = [console]
     if rank == 0 and output_dir is not None:
         pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(pathlib.Path(output_dir) / filename, mode="a"))
