@@ -101,8 +101,11 @@ class Evaluator:
                  scoring: ScoringOptions, test_set: TestSet):
         self.loader, self.codec, self.keypoint_set, self.device = loader, codec, keypoint_set, device
         self.options, self.scoring, self.test_set = options, scoring, test_set
-        # loaded here, once: a GT file the metric cannot use fails before training, not at validation
-        self.ground_truth = load_metric_ground_truth(scoring, test_set)
+        # A GT file the metric cannot use fails here, before training, not at the first validation. It is
+        # not kept: a COCO GT object is ~10x its json in RAM, on every rank, for the whole run; ``score``
+        # loads it again on rank 0 when it is needed (about a second for val2017).
+        if is_main_process():
+            load_metric_ground_truth(scoring, test_set)
 
     @property
     def stat_names(self) -> tuple[str, ...]:
@@ -140,10 +143,11 @@ class Evaluator:
 
     def score(self, predictions, out_json) -> dict[str, float]:
         """The metric of ``scoring.metric`` on ``predictions`` (writes ``out_json``)."""
+        ground_truth = load_metric_ground_truth(self.scoring, self.test_set)
         if self.scoring.metric == "pckh":
-            return evaluate_pckh(predictions, self.ground_truth, out_json)
+            return evaluate_pckh(predictions, ground_truth, out_json)
         s = self.scoring
-        return evaluate_coco(predictions, self.keypoint_set, self.ground_truth, out_json,
+        return evaluate_coco(predictions, self.keypoint_set, ground_truth, out_json,
                              in_vis_thre=s.in_vis_thre, oks_thre=s.oks_thre, soft_nms=s.soft_nms,
                              backend=s.backend, metric=s.metric)
 
