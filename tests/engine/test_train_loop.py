@@ -258,6 +258,7 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         stats = run(ddp, loader, optimizer, print_freq=100)
         torch.save({"params": {k: v for k, v in model.named_parameters()}, "loss": stats["loss"]},
                    os.path.join(out_dir, f"rank{rank}.pth"))
+        dist.barrier()  # as cleanup_distributed: no rank tears gloo down while the other still uses it
     finally:
         dist.destroy_process_group()
 
