@@ -13,7 +13,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, get_cfg, load_cfg, resolve_path
+from hrpose.config import ConfigError, flatten_cfg, get_cfg, load_cfg, resolve_path
 from hrpose.config.loading import merge_cfg_file
 from hrpose.datasets import build_keypoint_set
 from hrpose.models import build_model, count_parameters
@@ -56,15 +56,10 @@ def _relative(path: pathlib.Path) -> str:
     return str(path.relative_to(REPO_ROOT))
 
 
-def _flatten(node: CfgNode, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in node.items():
-        if isinstance(value, CfgNode):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            is_path = f"{prefix}{key}" in PATH_KEYS and value
-            flat[f"{prefix}{key}"] = os.path.normpath(value) if is_path else value
-    return flat
+def _flatten(node: CfgNode) -> dict:
+    """``flatten_cfg`` with the path keys normalised (the yamls spell the same paths differently)."""
+    return {key: os.path.normpath(value) if key in PATH_KEYS and value else value
+            for key, value in flatten_cfg(node).items()}
 
 
 def _architecture(cfg: CfgNode) -> tuple:

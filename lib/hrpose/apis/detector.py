@@ -10,8 +10,8 @@ Weights (``DETECTOR.WEIGHTS``): torchvision's COCO weights, taken from the torch
 (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``) and downloaded there
 once when missing; or a local file / a folder holding torchvision's file; or ``random`` (tests). They
 are read by ``hrpose.utils.checkpoint`` (``torch.load(weights_only=True)``) and load strictly; a mismatch
-raises ``CheckpointError`` listing the keys. (Not through ``models.load_state_dict``: that one renames
-pose-model layouts, and a detector's ``backbone.*`` keys would look like an mmpose checkpoint to it.)
+raises ``CheckpointError`` listing the keys (``models.load_state_dict`` with ``pose_layouts=False``: a
+detector's ``backbone.*`` keys are its own, not an mmpose checkpoint's).
 """
 
 import logging
@@ -27,7 +27,7 @@ from torchvision.models import detection
 from yacs.config import CfgNode
 
 from hrpose.config import ConfigError
-from hrpose.models.weights import compare_state_dicts, mismatch_message, read_state_dict
+from hrpose.models.weights import load_state_dict, read_state_dict
 from hrpose.utils.checkpoint import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -187,13 +187,7 @@ class TorchvisionDetector:
 
 def _load_strict(net: torch.nn.Module, path: str) -> None:
     """All of ``net``'s tensors from ``path``, or ``CheckpointError`` naming it and the mismatched keys."""
-    state = read_state_dict(path)
-    report = compare_state_dicts(net.state_dict(), state)
-    if report.missing or report.unexpected or report.mismatched:
-        raise CheckpointError(mismatch_message(path, report), report.missing, report.unexpected,
-                              report.mismatched)
-    net.load_state_dict(state, strict=True)
-    logger.info("loaded %d detector tensors from %s", len(report.loaded), path)
+    load_state_dict(net, read_state_dict(path), path, pose_layouts=False)
 
 
 def build_detector(cfg: CfgNode, device: torch.device) -> TorchvisionDetector:

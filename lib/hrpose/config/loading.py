@@ -171,3 +171,14 @@ def cfg_from_string(text: str, opts: Sequence[str] = (), source: str = "checkpoi
                           f"{err}") from None
     cfg.freeze()
     return cfg
+
+
+def flatten_cfg(node: CfgNode, prefix: str = "") -> dict:
+    """``{'A.B.C': value}`` for every leaf of ``node``."""
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, CfgNode):
+            flat.update(flatten_cfg(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

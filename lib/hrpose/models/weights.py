@@ -126,18 +126,22 @@ def mismatch_message(path: str, report: LoadReport, hint: str = "") -> str:
 
 
 def load_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str, strict: bool = True,
-                    scope: Collection[str] | None = None) -> LoadReport:
+                    scope: Collection[str] | None = None, pose_layouts: bool = True) -> LoadReport:
     """Load ``state_dict`` into ``model`` (in place; wrappers are looked through) and return what was loaded.
 
     ``source`` names where the tensors came from in messages (a path). Key prefixes 'module.' /
     '_orig_mod.' are removed and the mmpose 0.x / 1.x layouts renamed to the reference names
     (``layouts.to_reference``); a missing ``num_batches_tracked`` is tolerated. ``scope`` (top-level
-    module names) restricts the comparison to those model modules; the others keep their values. With
+    module names) restricts the comparison to those model modules; the others keep their values.
+    ``pose_layouts=False`` skips the layout renaming (for a model that is not a pose network, such as the
+    person detector, whose ``backbone.*`` keys are its own). With
     ``strict=True`` any missing, unexpected or mis-shaped key raises ``CheckpointError`` (and nothing is
     loaded); with ``strict=False`` the matching tensors load and the rest is logged as a warning.
     """
     model = unwrap_model(model)
-    checkpoint, layout = to_reference(strip_prefixes(dict(state_dict)), source)
+    checkpoint, layout = strip_prefixes(dict(state_dict)), REFERENCE
+    if pose_layouts:
+        checkpoint, layout = to_reference(checkpoint, source)
     model_state = model.state_dict()
     compared = model_state
     if scope is not None:

@@ -23,7 +23,7 @@ import socket
 
 from yacs.config import CfgNode
 
-from hrpose.config import cfg_from_string
+from hrpose.config import cfg_from_string, flatten_cfg
 from hrpose.utils.checkpoint import CheckpointError, load_checkpoint
 from hrpose.utils.dist import broadcast_object, is_distributed, is_main_process
 
@@ -120,19 +120,9 @@ def prepare_fresh_start(run_dir: pathlib.Path, restart: bool) -> None:
     logger.warning("--restart: the previous run's files were moved to %s", aside)
 
 
-def _flatten(node: CfgNode, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in node.items():
-        if isinstance(value, CfgNode):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def config_differences(saved: CfgNode, current: CfgNode) -> list[str]:
     """``'KEY: saved -> current'`` for every key that differs and is not in ``RESUMABLE_KEYS``."""
-    old, new = _flatten(saved), _flatten(current)
+    old, new = flatten_cfg(saved), flatten_cfg(current)
     changed = []
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key) and not any(key == k or (k.endswith(".") and key.startswith(k))
