@@ -62,7 +62,8 @@ def make_coco_sized(root: pathlib.Path, images: int, persons: int, with_keypoint
     infos = []
     for i in range(images):
         name = f"{i + 1:012d}.jpg"
-        tiny = root / f"tiny{i // LINKS_PER_FILE}.jpg"  # file systems cap the hard links of one file (ext4: 65000)
+        # file systems cap the hard links of one file (ext4: 65000)
+        tiny = root / f"tiny{i // LINKS_PER_FILE}.jpg"
         if i % LINKS_PER_FILE == 0:
             cv2.imwrite(str(tiny), pixels)
         os.link(tiny, folder / name)
@@ -82,9 +83,8 @@ def make_coco_sized(root: pathlib.Path, images: int, persons: int, with_keypoint
                      "num_keypoints": 17 if has else 0, "keypoints": kp.reshape(-1).tolist()})
     path = root / "annotations" / "person_keypoints_train2017.json"
     path.parent.mkdir()
-    path.write_text(json.dumps({"images": infos, "annotations": anns,
-                                "categories": [{"id": 1, "name": "person", "keypoints": list(COCO_KEYPOINTS.names),
-                                                "skeleton": []}]}))
+    category = {"id": 1, "name": "person", "keypoints": list(COCO_KEYPOINTS.names), "skeleton": []}
+    path.write_text(json.dumps({"images": infos, "annotations": anns, "categories": [category]}))
     return str(path)
 
 
@@ -97,7 +97,8 @@ def _rss_mb() -> float:
 
 def _uss_mb(pid: int) -> float:
     fields = pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-    return sum(int(line.split()[1]) for line in fields if line.startswith(("Private_Clean", "Private_Dirty"))) / 1024
+    private = ("Private_Clean", "Private_Dirty")
+    return sum(int(line.split()[1]) for line in fields if line.startswith(private)) / 1024
 
 
 def _in_fresh_process(fn, *args) -> dict:
@@ -116,8 +117,8 @@ def _build(root: str, kind: str, cache_dir: str) -> tuple:
 
     if kind == "list":
         return build(), None
-    return cached_records(pathlib.Path(cache_dir), cache_key(f"{root}/annotations/person_keypoints_train2017.json",
-                                                             "", {"aspect": ASPECT}), build, 17, "records"), None
+    key = cache_key(f"{root}/annotations/person_keypoints_train2017.json", "", {"aspect": ASPECT})
+    return cached_records(pathlib.Path(cache_dir), key, build, 17, "records"), None
 
 
 def measure_build(root: str, kind: str, cache_dir: str) -> dict:
@@ -128,7 +129,8 @@ def measure_build(root: str, kind: str, cache_dir: str) -> dict:
     seconds = time.perf_counter() - start
     gc.collect()
     live = round(records.nbytes / 2**20, 1) if isinstance(records, PersonRecords) else None
-    return {"seconds": round(seconds, 2), "records": len(records), "settled_rss_mb": round(_rss_mb() - base, 1),
+    return {"seconds": round(seconds, 2), "records": len(records),
+            "settled_rss_mb": round(_rss_mb() - base, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
             "live_mb": live}
@@ -169,16 +171,18 @@ def run(args: argparse.Namespace) -> None:
         cache_dir = str(root / "records_cache")
         phases = {kind: _in_fresh_process(measure_build, str(root), kind, cache_dir)
                   for kind in ("list", "cold", "cached")}
-        phases["workers"] = _in_fresh_process(measure_workers, str(root), "cold", cache_dir, args.workers, args.batch)
+        loaders = (cache_dir, args.workers, args.batch)
+        phases["workers"] = _in_fresh_process(measure_workers, str(root), "cold", *loaders)
         if args.baseline_workers:
-            phases["list_workers"] = _in_fresh_process(measure_workers, str(root), "list", cache_dir, args.workers,
-                                                       args.batch)
+            phases["list_workers"] = _in_fresh_process(measure_workers, str(root), "list", *loaders)
         json_mb = os.path.getsize(ann) / 2**20
     result = {"bench": "records", "images": args.images, "persons": args.persons,
-              "with_keypoints": args.with_keypoints, "json_mb": round(json_mb, 1), "generate_s": round(made, 1),
+              "with_keypoints": args.with_keypoints, "json_mb": round(json_mb, 1),
+              "generate_s": round(made, 1),
               **{f"{kind}": value for kind, value in phases.items()}}
     cold, cached, listed, workers = phases["cold"], phases["cached"], phases["list"], phases["workers"]
     report(result, f"records: {cold['records']} persons; list {listed['seconds']} s, settled +"
-                   f"{listed['settled_rss_mb']} MB | arrays cold {cold['seconds']} s, cached {cached['seconds']} s, "
-                   f"settled +{cached['settled_rss_mb']} MB (live {cached['live_mb']} MB) | worker USS growth "
-                   f"max {workers['max_growth_mb']} MB over a pass")
+                   f"{listed['settled_rss_mb']} MB | arrays cold {cold['seconds']} s, "
+                   f"cached {cached['seconds']} s, settled +{cached['settled_rss_mb']} MB "
+                   f"(live {cached['live_mb']} MB) | worker USS growth max {workers['max_growth_mb']} MB "
+                   "over a pass")

@@ -15,8 +15,8 @@ import pathlib
 import cv2
 import numpy as np
 
-from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 from hrpose.codecs import build_codec, build_target_renderer
+from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 from hrpose.datasets import build_dataset, build_keypoint_set
 from hrpose.datasets.topdown import crop_keypoints
 from hrpose.utils import vis

@@ -9,8 +9,8 @@ Weights: ``TEST.MODEL_FILE`` (loaded strictly), else the run's ``best.pth``. Box
 to the COCO server). The metric is the dataset's (``TEST.METRIC``): COCO AP, CrowdPose AP(E/M/H), MPII PCKh.
 A training checkpoint's keypoint set must be the config's (names and order), else it stops naming both.
 ``--oracle`` evaluates the codec's own GT target heatmaps instead of a network (needs GT boxes): the AP
-ceiling of the heatmap resolution and decoding (with a hint when it is below 0.95). Flags may come
-anywhere on the command line.
+ceiling of the heatmap resolution and decoding (with a hint when it is below 0.95; with UDP it reads ~1.0,
+as its decoding inverts its Gaussian targets exactly). Flags may come anywhere on the command line.
 """
 
 import argparse
@@ -19,10 +19,10 @@ import pathlib
 
 import torch
 
+from hrpose.apis.loading import checked_keypoint_set
 from hrpose.codecs import build_codec
 from hrpose.config.cli import add_config_arguments, cfg_from_args, parse_tool_args, run_tool
 from hrpose.datasets import build_keypoint_set
-from hrpose.datasets.keypoints import KeypointSet, check_same_keypoints
 from hrpose.engine.evaluate import build_evaluator, oracle_hint
 from hrpose.engine.predict import prepare_model
 from hrpose.models import build_model, load_state_dict
@@ -66,13 +66,14 @@ def model_file(cfg, run_dir: pathlib.Path) -> str:
     return path
 
 
-def load_model(cfg, run_dir: pathlib.Path, keypoint_set: KeypointSet) -> torch.nn.Module:
+def load_model(cfg, run_dir: pathlib.Path) -> torch.nn.Module:
     """The config's network with its weights (strict loading), on the CPU. A training checkpoint stores
-    its keypoint set: it must be ``keypoint_set`` (the config's), else ``KeypointSetError`` names both."""
+    its keypoint set and config: the set must be the config's (else ``KeypointSetError`` names both), and
+    settings it was trained with that the config changes (codec, input size, ...) are warned about."""
     path = model_file(cfg, run_dir)
     state = load_checkpoint(path)
-    if isinstance(state, dict) and isinstance(state.get("keypoint_set"), dict):
-        check_same_keypoints(KeypointSet.from_dict(state["keypoint_set"]), keypoint_set, path)
+    if isinstance(state, dict):
+        checked_keypoint_set(state, cfg, path)
     model = build_model(cfg, is_train=False)
     load_state_dict(model, state_dict_of(state, path), path)
     return model
@@ -91,7 +92,7 @@ def main() -> None:
     evaluator = build_evaluator(cfg, device, build_codec(cfg), keypoint_set, is_distributed())
     model = None
     if not args.oracle:
-        model = prepare_model(load_model(cfg, run_dir, keypoint_set), evaluator.options, device)
+        model = prepare_model(load_model(cfg, run_dir), evaluator.options, device)
     stats = evaluator.run(model, run_dir, oracle=args.oracle, name=cfg.MODEL.NAME)
     if is_main_process():
         # the metric's table itself was logged by the evaluator (console and test.log)

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from hrpose.apis.loading import is_self_describing, load_pose_model
-from hrpose.config import cfg_from_string
-from hrpose.config import ConfigError
+from hrpose.config import ConfigError, cfg_from_string
 from hrpose.datasets.keypoints import COCO_KEYPOINTS, MPII_KEYPOINTS, KeypointSetError, builtin_keypoint_set
 from hrpose.utils.checkpoint import CheckpointError, save_checkpoint
 
@@ -101,3 +100,20 @@ def test_stored_keypoint_set_must_be_the_configs(tiny_cfg, tiny_model, tiny_yaml
     loaded = load_pose_model(tmp_path / "posetrack.pth", cfg_path=str(tiny_yaml),
                              opts=["DATASET.KEYPOINT_SET", "posetrack18"])
     assert loaded.keypoint_set == posetrack
+
+
+def test_settings_the_checkpoint_was_trained_with_are_checked(tiny_cfg, tiny_yaml, tiny_model,
+                                                              save_training_checkpoint, tmp_path, caplog):
+    """A UDP-trained, RGB checkpoint tested with an MSRA / BGR yaml loads (the weights fit) but each changed
+    setting is named in a warning; the stored config itself gives none."""
+    cfg = tiny_cfg("MODEL.CODEC", "udp", "DATASET.COLOR_RGB", "True")
+    path = save_training_checkpoint(tmp_path / "udp.pth", cfg, tiny_model(cfg))
+    with caplog.at_level(logging.WARNING, logger="hrpose.apis.loading"):
+        load_pose_model(path)
+    assert "was trained with" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="hrpose.apis.loading"):
+        loaded = load_pose_model(path, cfg_path=str(tiny_yaml), opts=["DATASET.COLOR_RGB", "False"])
+    assert loaded.cfg.MODEL.CODEC == "msra"
+    assert "trained with MODEL.CODEC = 'udp' but the config says 'msra'" in caplog.text
+    assert "DATASET.COLOR_RGB = True but the config says False" in caplog.text
+    assert "MODEL.IMAGE_SIZE" not in caplog.text

@@ -13,7 +13,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, flatten_cfg, get_cfg, load_cfg, resolve_path
+from hrpose.config import ConfigError, cfg_from_string, flatten_cfg, get_cfg, load_cfg, resolve_path
 from hrpose.config.loading import merge_cfg_file
 from hrpose.datasets import build_keypoint_set
 from hrpose.models import build_model, count_parameters
@@ -131,6 +131,21 @@ def test_unknown_override_key():
 def test_bad_choice_value(tmp_path):
     with pytest.raises(ConfigError, match=r"MODEL\.NAME = 'pose_hrnet_w32'"):
         load_cfg(_write(tmp_path, "MODEL:\n  NAME: pose_hrnet_w32\n"))
+
+
+def test_boolean_overrides_accept_yaml_spelling():
+    cfg = load_cfg(None, ["AUTO_RESUME", "false", "TEST.FLIP_TEST", "TRUE", "DATASET.TEST_SET", "true"])
+    assert cfg.AUTO_RESUME is False and cfg.TEST.FLIP_TEST is True
+    assert cfg.DATASET.TEST_SET == "true"  # a string key keeps the word
+    with pytest.raises(ConfigError, match="TRAIN.LR"):
+        load_cfg(None, ["TRAIN.LR", "false"])
+
+
+def test_stored_config_is_validated_like_a_yaml():
+    text = get_cfg().dump().replace("NAME: pose_hrnet", "NAME: pose_hrnet_w32")
+    with pytest.raises(ConfigError, match=r"run\.pth: MODEL\.NAME = 'pose_hrnet_w32'"):
+        cfg_from_string(text, source="run.pth")
+    assert cfg_from_string(get_cfg().dump(), ["AUTO_RESUME", "false"]).AUTO_RESUME is False
 
 
 def test_unused_reference_key_warns(caplog):

@@ -155,5 +155,7 @@ def test_oracle_hint():
     assert "udp" not in oracle_hint(low, "coco", "udp", [192, 256]).split("raising it")[1]
     assert oracle_hint({"AP": 0.97}, "coco", "msra", [192, 256]) == ""
     assert oracle_hint({"Mean": 91.0}, "pckh", "msra", [256, 256]) != ""
+    # UDP's ceiling of ~1 is explained rather than taken for the network's
+    assert "inverts the Gaussian target exactly" in oracle_hint({"AP": 1.0}, "coco", "udp", [192, 256])
     assert oracle_hint({"Mean": 99.0}, "pckh", "msra", [256, 256]) == ""
     assert oracle_hint({}, "coco", "msra", [1, 1]) == ""

@@ -113,7 +113,8 @@ def test_should_validate(interval, end, expected):
 
 def _files(directory) -> dict:
     """{relative path: bytes} of every file under ``directory`` (to show nothing changed)."""
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -170,9 +171,10 @@ def test_a_second_training_into_a_locked_directory_is_refused(one_epoch_run, tin
 
 def test_divergence_stops_before_validation_and_saving(run_cfg, tiny_yaml, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "build_evaluator", lambda *args, **kwargs: FakeEvaluator())
-    cfg = _merged(run_cfg(tmp_path), ["TRAIN.LR", "1e6", "TRAIN.WARMUP_ITERS", "0", "TRAIN.VAL_INTERVAL", "1"])
-    with pytest.raises(FloatingPointError, match=r"training diverged in epoch 0: nothing of this epoch was saved"
-                                                 r".*largest \|weight\|"):
+    cfg = _merged(run_cfg(tmp_path),
+                  ["TRAIN.LR", "1e6", "TRAIN.WARMUP_ITERS", "0", "TRAIN.VAL_INTERVAL", "1"])
+    with pytest.raises(FloatingPointError, match=r"training diverged in epoch 0: nothing of this epoch was "
+                                                 r"saved.*largest \|weight\|"):
         trainer.train(cfg, str(tiny_yaml), torch.device("cpu"))
     out = tmp_path / "coco" / "pose_hrnet" / tiny_yaml.stem
     assert not (out / "best.pth").exists() and not (out / "last.pth").exists()

@@ -125,7 +125,8 @@ def test_test_tool_and_predictor_give_the_same_keypoints(repo_root, sample_data_
     # OKS_THRE > 1 keeps every box through NMS, so the json holds one entry per GT box. One crop per
     # forward in both: a float32 convolution's last bits depend on the batch it runs in.
     opts = ["DATASET.ROOT", str(sample_data_root), "TEST.AMP", amp, "TEST.OKS_THRE", "1.01",
-            "TEST.BATCH_SIZE_PER_GPU", "1", "TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", integer_boxes[0]]
+            "TEST.BATCH_SIZE_PER_GPU", "1", "TEST.USE_GT_BBOX", "False",
+            "TEST.COCO_BBOX_FILE", integer_boxes[0]]
     checkpoint = default_init_checkpoint
     proc = _run(repo_root, *opts, "OUTPUT_DIR", tmp_path / amp, "WORKERS", 0, "TEST.MODEL_FILE", checkpoint)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -86,7 +86,8 @@ def _final_weights(out: pathlib.Path) -> dict:
     return torch.load(out / "coco" / "pose_hrnet" / "hrnet_tiny_sample" / "final.pth", weights_only=True)
 
 
-def test_killed_rank_restarts_and_resumes_to_identical_weights(repo_root, sample_data_root, free_port, tmp_path):
+def test_killed_rank_restarts_and_resumes_to_identical_weights(repo_root, sample_data_root, free_port,
+                                                               tmp_path):
     """torchrun --max-restarts 1, rank 1 killed (SIGKILL) in the middle of epoch 1, five times in a row: every
     run resumes from last.pth and ends with the weights of an uninterrupted 2-process run."""
     reference = _torchrun_training(repo_root, sample_data_root, tmp_path / "reference", free_port)
@@ -105,4 +106,5 @@ def test_killed_rank_restarts_and_resumes_to_identical_weights(repo_root, sample
         log = (out / "coco" / "pose_hrnet" / "hrnet_tiny_sample" / "train.log").read_text()
         assert "resumed from" in log and "1 epochs done" in log, f"attempt {attempt}"
         weights = _final_weights(out)
-        assert all(torch.equal(expected[k], weights[k]) for k in expected), f"attempt {attempt}: weights differ"
+        same = all(torch.equal(expected[k], weights[k]) for k in expected)
+        assert same, f"attempt {attempt}: weights differ"

@@ -154,16 +154,18 @@ def test_disk_full_names_the_path_and_keeps_the_last_good_checkpoint(tmp_path):
             message = str(info.value)
             assert f"could not write checkpoint {path}: no space left on device" in message
             assert f"the previous {path} is intact" in message
-            assert ckpt.load_checkpoint(path)["epoch"] == 1 and [p.name for p in mount.iterdir()] == ["last.pth"]
+            assert ckpt.load_checkpoint(path)["epoch"] == 1
+            assert [p.name for p in mount.iterdir()] == ["last.pth"]
         finally:
             subprocess.run(["umount", str(mount)], check=True)
     else:  # no permission to mount: a file-size limit makes the kernel refuse the write just the same
         path = tmp_path / "last.pth"
-        proc = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(path)], capture_output=True, text=True,
-                              timeout=60)
+        proc = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(path)], capture_output=True,
+                              text=True, timeout=60)
         assert f"ERROR could not write checkpoint {path}" in proc.stdout, proc.stderr[-2000:]
         assert f"the previous {path} is intact" in proc.stdout
-        assert ckpt.load_checkpoint(path)["w"].numel() == 10 and [p.name for p in tmp_path.iterdir()] == ["last.pth"]
+        assert ckpt.load_checkpoint(path)["w"].numel() == 10
+        assert [p.name for p in tmp_path.iterdir()] == ["last.pth"]
 
 
 def test_pickled_code_is_refused_without_advice_to_weaken_weights_only(tmp_path):

@@ -1,4 +1,5 @@
-"""One training per run directory: the lock (live, stale, foreign), the fresh-start rule, the resume config check."""
+"""One training per run directory: the lock (live, stale, foreign), the fresh-start rule, the resume config
+check."""
 
 import json
 import logging
@@ -21,7 +22,8 @@ from hrpose.utils.run_dir import (
 
 
 def _write_lock(run_dir, pid, host):
-    (run_dir / "run.lock").write_text(json.dumps({"pid": pid, "host": host, "started": "2026-01-01T00:00:00"}))
+    lock = {"pid": pid, "host": host, "started": "2026-01-01T00:00:00"}
+    (run_dir / "run.lock").write_text(json.dumps(lock))
 
 
 def test_lock_is_taken_and_released(tmp_path):
@@ -35,8 +37,8 @@ def test_lock_of_a_live_process_is_refused_with_its_pid_and_host(tmp_path):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         _write_lock(tmp_path, other.pid, socket.gethostname())
-        with pytest.raises(RunDirectoryError, match=rf"in use by another training: process {other.pid} on host "
-                                                    rf"{socket.gethostname()}, started 2026-01-01"):
+        with pytest.raises(RunDirectoryError, match=rf"in use by another training: process {other.pid} on "
+                                                    rf"host {socket.gethostname()}, started 2026-01-01"):
             RunLock(tmp_path).__enter__()
         assert json.loads((tmp_path / "run.lock").read_text())["pid"] == other.pid  # left alone
     finally:
@@ -74,7 +76,8 @@ def test_restart_moves_the_old_run_aside(tmp_path):
     prepare_fresh_start(tmp_path, restart=True)
     assert not (tmp_path / "best.pth").exists() and not (tmp_path / "last.pth").exists()
     (aside,) = (tmp_path / "previous").iterdir()
-    assert (aside / "best.pth").read_bytes() == b"old best" and (aside / "last.pth").read_bytes() == b"old last"
+    assert (aside / "best.pth").read_bytes() == b"old best"
+    assert (aside / "last.pth").read_bytes() == b"old last"
 
 
 def test_empty_directory_starts_fresh_without_a_flag(tmp_path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, cfg_from_string, load_cfg
+from hrpose.config import ConfigError, cfg_from_string, flatten_cfg, load_cfg
 from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set, check_same_keypoints
 from hrpose.models import build_model, load_state_dict
 from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of
@@ -43,9 +43,21 @@ def build_inference_model(cfg: CfgNode) -> torch.nn.Module:
     return build_model(cfg, is_train=False).eval()
 
 
-def _keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
-    """The checkpoint's stored keypoint set, which must be the config's (count, names and their order:
-    ``KeypointSetError`` naming both otherwise); the config's for a checkpoint that stores none."""
+# settings that a checkpoint's weights were trained for but that its state_dict shapes do not show: testing
+# with other values runs without error and silently scores worse
+TRAINED_FOR_KEYS = ("MODEL.CODEC", "MODEL.IMAGE_SIZE", "MODEL.HEATMAP_SIZE", "MODEL.SIGMA",
+                    "DATASET.COLOR_RGB")
+
+
+def checked_keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
+    """The keypoint set to use with ``cfg`` and checkpoint ``state`` (loaded from ``source``).
+
+    A training checkpoint's stored keypoint set must be the config's (count, names and their order:
+    ``KeypointSetError`` / ``ConfigError`` naming both otherwise); the config's set for a checkpoint that
+    stores none. A warning names each ``TRAINED_FOR_KEYS`` setting where the checkpoint's stored config
+    and ``cfg`` differ (e.g. the UDP codec or RGB input it was trained with)."""
+    if isinstance(state.get("config"), str):
+        _warn_on_changed_settings(cfg_from_string(state["config"], source=source), cfg, source)
     if isinstance(state.get("keypoint_set"), dict):
         kset = KeypointSet.from_dict(state["keypoint_set"])
         if kset.num_keypoints != cfg.MODEL.NUM_JOINTS:
@@ -54,6 +66,19 @@ def _keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
         check_same_keypoints(kset, build_keypoint_set(cfg), source)
         return kset
     return build_keypoint_set(cfg)
+
+
+def _warn_on_changed_settings(stored: CfgNode, cfg: CfgNode, source: str) -> None:
+    stored_flat, flat = flatten_cfg(stored), flatten_cfg(cfg)
+    for key in TRAINED_FOR_KEYS:
+        if _plain(stored_flat[key]) != _plain(flat[key]):
+            logger.warning("%s was trained with %s = %r but the config says %r: its predictions are decoded "
+                           "and scored with the config's value", source, key, _plain(stored_flat[key]),
+                           _plain(flat[key]))
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def load_pose_model(checkpoint: str | os.PathLike | None = None, cfg_path: str | None = None,
@@ -86,7 +111,7 @@ def load_pose_model(checkpoint: str | os.PathLike | None = None, cfg_path: str |
             cfg = cfg_from_string(state["config"], opts, source)
         model = build_inference_model(cfg)
         load_state_dict(model, state["model"], source)
-        return LoadedModel(model, cfg, _keypoint_set(state, cfg, source), source)
+        return LoadedModel(model, cfg, checked_keypoint_set(state, cfg, source), source)
     if cfg_path is None:
         raise CheckpointError(
             f"{source} is a plain state_dict without a stored config: pass the experiment yaml it was "

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hrpose.codecs.msra import MSRAHeatmap, reference_gaussian_patch
+from hrpose.codecs.msra import reference_gaussian_patch
 
 
 class MSRATargetRenderer:

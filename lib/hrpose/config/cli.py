@@ -38,7 +38,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cfg_required: bool = T
     parser.add_argument("--data_dir", "--data-dir", "--dataDir", dest="data_dir", default="",
                         help="overrides DATA_DIR (prefix of relative dataset/model paths)")
     parser.add_argument("--prevModelDir", dest="prev_model_dir", default="", help=argparse.SUPPRESS)
-    parser.add_argument("opts", nargs="*", metavar="KEY VALUE", help="config overrides (flags may come anywhere)")
+    parser.add_argument("opts", nargs="*", metavar="KEY VALUE",
+                        help="config overrides (flags may come anywhere)")
 
 
 def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:

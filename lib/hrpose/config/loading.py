@@ -93,9 +93,21 @@ def _merge(cfg: CfgNode, path: str | None, opts: Sequence[str]) -> None:
     if len(opts) % 2:
         raise ConfigError(f"overrides must be KEY VALUE pairs, got an odd number: {list(opts)}")
     try:
-        cfg.merge_from_list(list(opts))
+        cfg.merge_from_list(_yaml_booleans(cfg, opts))
     except (KeyError, ValueError, AssertionError) as err:
         raise ConfigError(f"command-line override: {_describe(err)}") from None
+
+
+def _yaml_booleans(cfg: CfgNode, opts: Sequence[str]) -> list[str]:
+    """Overrides with ``true``/``false`` (any case, as a yaml file may write them) spelled ``True``/``False``
+    for boolean keys, which yacs' literal_eval would otherwise read as a string and reject."""
+    out = list(opts)
+    for i in range(0, len(out) - 1, 2):
+        value = out[i + 1]
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            if isinstance(_get(cfg, out[i]), bool):
+                out[i + 1] = value.capitalize()
+    return out
 
 
 def _describe(err: Exception) -> str:
@@ -165,10 +177,11 @@ def cfg_from_string(text: str, opts: Sequence[str] = (), source: str = "checkpoi
     cfg = get_cfg()
     try:
         cfg.merge_from_other_cfg(CfgNode.load_cfg(text))
-        cfg.merge_from_list(list(opts))
+        cfg.merge_from_list(_yaml_booleans(cfg, opts))
     except (KeyError, ValueError, AssertionError, TypeError) as err:
         raise ConfigError(f"{source}: stored config does not merge into this hrpose's defaults: "
                           f"{err}") from None
+    _validate(cfg, source)
     cfg.freeze()
     return cfg
 

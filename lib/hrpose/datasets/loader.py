@@ -110,9 +110,10 @@ def build_dataset_files(cfg: CfgNode, is_train: bool) -> tuple[str, str]:
             resolve_in_root(data.ROOT, images, default_images))
 
 
-def build_records(cfg: CfgNode, is_train: bool, num_keypoints: int) -> PersonRecords:
+def build_records(cfg: CfgNode, is_train: bool, num_keypoints: int, json_parts=()) -> PersonRecords:
     """The person records of the training or test set as compact arrays, through the records cache
-    (``DATASET.RECORDS_CACHE``; see ``hrpose.datasets.records``)."""
+    (``DATASET.RECORDS_CACHE``; see ``hrpose.datasets.records``). ``json_parts``: the keypoint set's
+    ``parts`` (the json fields its keypoints are read from; COCO-WholeBody)."""
     width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
     image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
     ann_file, images = build_dataset_files(cfg, is_train)
@@ -126,13 +127,15 @@ def build_records(cfg: CfgNode, is_train: bool, num_keypoints: int) -> PersonRec
             records, _ = load_coco_records(
                 cfg.DATASET.ROOT, image_set, num_keypoints, width / height, use_gt_boxes=use_gt_boxes,
                 det_file=cfg.TEST.COCO_BBOX_FILE, score_threshold=float(cfg.TEST.IMAGE_THRE),
-                extension=cfg.DATASET.DATA_FORMAT, ann_file=ann_file, images=images)
+                extension=cfg.DATASET.DATA_FORMAT, ann_file=ann_file, images=images, json_parts=json_parts)
         return select_data(records) if is_train and cfg.DATASET.SELECT_DATA else records
 
     settings = {"dataset": cfg.DATASET.DATASET, "set": image_set, "images": os.path.abspath(images),
                 "K": num_keypoints, "aspect": width / height, "gt_boxes": use_gt_boxes,
                 "score": float(cfg.TEST.IMAGE_THRE), "ext": cfg.DATASET.DATA_FORMAT,
                 "select": bool(is_train and cfg.DATASET.SELECT_DATA)}
+    if json_parts:  # only then: the cache keys of single-field sets stay as they were
+        settings["parts"] = [[p.name, p.field, p.size] for p in json_parts]
     cache = str(cfg.DATASET.RECORDS_CACHE)
     cache_dir = None if cache.lower() == "none" else pathlib.Path(cache) if cache else default_cache_dir()
     what = f"{'train' if is_train else 'test'} set {image_set!r}"
@@ -154,7 +157,7 @@ def build_dataset(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet
     check_dataset_config(cfg)
     width, height = (int(v) for v in cfg.MODEL.IMAGE_SIZE)
     image_set = cfg.DATASET.TRAIN_SET if is_train else cfg.DATASET.TEST_SET
-    records = build_records(cfg, is_train, keypoint_set.num_keypoints)
+    records = build_records(cfg, is_train, keypoint_set.num_keypoints, keypoint_set.parts)
     if not len(records):
         raise DatasetConfigError(f"no person boxes in image set {image_set!r} under {cfg.DATASET.ROOT}")
     augment = None
@@ -184,11 +187,11 @@ def build_sampler(dataset: TopDownDataset, is_train: bool, distributed: bool, sh
     return SequentialSampler(dataset)
 
 
-def build_dataloader(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet, distributed: bool = False,
-                     target_renderer=None) -> DataLoader:
+def build_dataloader(cfg: CfgNode, is_train: bool, codec, keypoint_set: KeypointSet,
+                     distributed: bool = False, target_renderer=None) -> DataLoader:
     """DataLoader over ``build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)``; batch
-    ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per process, ``WORKERS`` workers (persistent for training), pinned memory only with
-    CUDA, ``drop_last`` False. ``distributed``: shard over the process group's ranks."""
+    ``TRAIN/TEST.BATCH_SIZE_PER_GPU`` per process, ``WORKERS`` workers (persistent for training), pinned
+    memory only with CUDA, ``drop_last`` False. ``distributed``: shard over the process group's ranks."""
     dataset = build_dataset(cfg, is_train, codec, keypoint_set, target_renderer)
     sampler = build_sampler(dataset, is_train, distributed, bool(cfg.TRAIN.SHUFFLE), int(cfg.SEED))
     batch_size = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU

@@ -191,7 +191,8 @@ def resume_or_start(cfg: CfgNode, last_path: pathlib.Path, run: Training) -> Pro
     ckpt.set_rng_state(state["rng"])
     logger.info("resumed from %s: %d epochs done, best AP %.4f", last_path, state["epoch"], state["best_ap"])
     first_loss = state.get("first_loss")  # absent in checkpoints of hrpose 0.1
-    return Progress(epoch=int(state["epoch"]), best_ap=float(state["best_ap"]), val_stats=dict(state["val_stats"]),
+    return Progress(epoch=int(state["epoch"]), best_ap=float(state["best_ap"]),
+                    val_stats=dict(state["val_stats"]),
                     first_loss=None if first_loss is None else float(first_loss))
 
 

@@ -81,7 +81,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     except Exception as err:
         tmp_name.unlink(missing_ok=True)
         kept = f"the previous {path} is intact" if path.exists() else f"no earlier {path.name} exists"
-        raise CheckpointError(f"could not write checkpoint {path}: {_save_failure(err, path)}; {kept}") from err
+        failure = _save_failure(err, path)
+        raise CheckpointError(f"could not write checkpoint {path}: {failure}; {kept}") from err
     except BaseException:
         tmp_name.unlink(missing_ok=True)
         raise
@@ -158,13 +159,15 @@ def state_dict_of(checkpoint, source: str) -> dict:
             checkpoint = checkpoint[key]
             break
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"{source}: expected a state_dict (or a dict holding one under {WRAPPER_KEYS}), "
+        raise CheckpointError(f"{source}: expected a state_dict (or a dict holding one under "
+                              f"{WRAPPER_KEYS}), "
                               f"got {type(checkpoint).__name__}")
     for key, value in checkpoint.items():
         if not isinstance(value, torch.Tensor):
             keys = list(checkpoint)
-            raise CheckpointError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor; is this a "
-                                  f"state_dict? top-level keys: {keys[:10]}{' ...' if len(keys) > 10 else ''}")
+            more = " ..." if len(keys) > 10 else ""
+            raise CheckpointError(f"{source}: entry {key!r} is a {type(value).__name__}, not a tensor; is "
+                                  f"this a state_dict? top-level keys: {keys[:10]}{more}")
     return strip_prefixes(checkpoint)
 
 

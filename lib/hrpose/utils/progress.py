@@ -38,7 +38,8 @@ class ProgressLog:
             return
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        self.logger.info("%s: %d/%d %s (%.1f%%), %.1f %s/s, elapsed %s, eta %s", self.what, self.done, self.total,
+        self.logger.info("%s: %d/%d %s (%.1f%%), %.1f %s/s, elapsed %s, eta %s", self.what, self.done,
+                         self.total,
                          self.unit, pct, rate, self.unit, _clock(elapsed), _clock(left))
 
 

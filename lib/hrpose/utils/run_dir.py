@@ -97,7 +97,8 @@ class RunLock:
             raise RunDirectoryError(
                 f"{self.path.parent} is in use by another training: process {other.get('pid')} on host "
                 f"{other.get('host')}, started {other.get('started')} (lock file {self.path}). Use another "
-                "OUTPUT_DIR, or wait for it to end; if that process is gone (another host), delete the lock file")
+                "OUTPUT_DIR, or wait for it to end; if that process is gone (another host), delete the lock "
+                "file")
         self.path.unlink(missing_ok=True)
 
 
@@ -149,8 +150,9 @@ def check_run_dir(cfg: CfgNode, run_dir: pathlib.Path, restart: bool) -> None:
     if not restart and cfg.AUTO_RESUME and last.is_file():
         saved = load_checkpoint(last).get("config")
         if not isinstance(saved, str):
-            raise RunDirectoryError(f"{last} holds no config; it cannot be resumed (AUTO_RESUME). Use another "
-                                    "OUTPUT_DIR, or start over with --restart (the old files are moved aside)")
+            raise RunDirectoryError(f"{last} holds no config; it cannot be resumed (AUTO_RESUME). Use "
+                                    "another OUTPUT_DIR, or start over with --restart (the old files are "
+                                    "moved aside)")
         check_resume_config(last, cfg_from_string(saved, source=str(last)), cfg)
         return
     prepare_fresh_start(run_dir, restart)
