@@ -9,8 +9,9 @@ Weights: ``TEST.MODEL_FILE`` (loaded strictly), else the run's ``best.pth``. Box
 to the COCO server). The metric is the dataset's (``TEST.METRIC``): COCO AP, CrowdPose AP(E/M/H), MPII PCKh.
 A training checkpoint's keypoint set must be the config's (names and order), else it stops naming both.
 ``--oracle`` evaluates the codec's own GT target heatmaps instead of a network (needs GT boxes): the AP
-ceiling of the heatmap resolution and decoding (with a hint when it is below 0.95; with UDP it reads ~1.0,
-as its decoding inverts its Gaussian targets exactly). Flags may come anywhere on the command line.
+ceiling of the heatmap resolution and decoding (with a hint when it is below 0.95; with UDP, whose decoding
+inverts its Gaussian targets exactly, only keypoints outside their person's crop cost anything). Flags may
+come anywhere on the command line.
 """
 
 import argparse

@@ -152,10 +152,12 @@ def test_oracle_hint():
     low = {"AP": 0.75}
     assert "MODEL.CODEC udp" in oracle_hint(low, "coco", "msra", [192, 256])
     assert "[288, 384]" in oracle_hint(low, "coco", "msra", [192, 256])
-    assert "udp" not in oracle_hint(low, "coco", "udp", [192, 256]).split("raising it")[1]
     assert oracle_hint({"AP": 0.97}, "coco", "msra", [192, 256]) == ""
     assert oracle_hint({"Mean": 91.0}, "pckh", "msra", [256, 256]) != ""
-    # UDP's ceiling of ~1 is explained rather than taken for the network's
-    assert "inverts the Gaussian target exactly" in oracle_hint({"AP": 1.0}, "coco", "udp", [192, 256])
+    # UDP loses no quantisation: its oracle is explained (high or low), never "use UDP / a larger input"
+    for ap in (1.0, 0.75):
+        udp = oracle_hint({"AP": ap}, "coco", "udp", [192, 256])
+        assert "inverts the Gaussian targets exactly" in udp and "outside their person's crop" in udp
+        assert "raising it" not in udp
     assert oracle_hint({"Mean": 99.0}, "pckh", "msra", [256, 256]) == ""
     assert oracle_hint({}, "coco", "msra", [1, 1]) == ""

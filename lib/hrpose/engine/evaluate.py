@@ -5,9 +5,9 @@
 
 * ``build_evaluator`` builds the evaluation loader once (GT boxes or the detector json per
   ``TEST.USE_GT_BBOX``; every rank its shard), the ``TestOptions``, the scoring settings with the metric
-  (``TEST.METRIC``: ``coco`` AP, ``crowdpose`` AP + AP(E/M/H), ``pckh`` for MPII; '' = by
-  ``DATASET.DATASET``), and loads the ground truth, so that a GT file the metric cannot use fails
-  before any training;
+  (``TEST.METRIC``: ``coco`` AP, ``crowdpose`` AP + AP(E/M/H), ``wholebody`` AP per COCO-WholeBody
+  part, ``pckh`` for MPII; '' = by ``DATASET.DATASET``), and loads the ground truth, so that a GT file
+  the metric cannot use fails before any training;
 * ``run`` predicts (``oracle=True`` decodes the GT target heatmaps instead of running a model), then on
   rank 0: the metric (OKS metrics: rescoring + OKS-NMS + results json + COCOeval; PCKh: results json +
   the PCKh table), writing ``<output_dir>/results/keypoints_<set>_<boxes>_results.json`` (``<boxes>``:
@@ -34,18 +34,22 @@ from hrpose.evaluation import (
     CROWDPOSE_STAT_NAMES,
     PCKH_STAT_NAMES,
     STAT_NAMES,
+    WHOLEBODY_STAT_NAMES,
     evaluate_coco,
     evaluate_pckh,
     format_results_table,
+    wholebody_stat_names,
 )
-from hrpose.evaluation.coco_eval import load_crowdpose_ground_truth, load_ground_truth
+from hrpose.evaluation.coco_eval import load_oks_ground_truth
 from hrpose.utils.dist import broadcast_object, is_main_process
 
 logger = logging.getLogger(__name__)
 
-METRIC_STAT_NAMES = {"coco": STAT_NAMES, "crowdpose": CROWDPOSE_STAT_NAMES, "pckh": PCKH_STAT_NAMES}
-PRIMARY_STAT = {"coco": "AP", "crowdpose": "AP", "pckh": "Mean"}  # what selects best.pth
-DATASET_METRICS = {"mpii": "pckh", "crowdpose": "crowdpose"}  # TEST.METRIC '' by DATASET.DATASET; else coco
+METRIC_STAT_NAMES = {"coco": STAT_NAMES, "crowdpose": CROWDPOSE_STAT_NAMES, "pckh": PCKH_STAT_NAMES,
+                     "wholebody": WHOLEBODY_STAT_NAMES}  # wholebody: COCO-WholeBody's parts
+PRIMARY_STAT = {"coco": "AP", "crowdpose": "AP", "pckh": "Mean", "wholebody": "AP"}  # selects best.pth
+# TEST.METRIC '' by DATASET.DATASET; else coco
+DATASET_METRICS = {"mpii": "pckh", "crowdpose": "crowdpose", "coco_wholebody": "wholebody"}
 ORACLE_HINT_BELOW = 0.95  # an oracle AP (PCKh / 100) below this gets a hint (tools/test.py --oracle)
 
 
@@ -105,11 +109,13 @@ class Evaluator:
         # not kept: a COCO GT object is ~10x its json in RAM, on every rank, for the whole run; ``score``
         # loads it again on rank 0 when it is needed (about a second for val2017).
         if is_main_process():
-            load_metric_ground_truth(scoring, test_set)
+            load_metric_ground_truth(scoring, test_set, keypoint_set)
 
     @property
     def stat_names(self) -> tuple[str, ...]:
         """The names of the numbers ``run`` returns, in order."""
+        if self.scoring.metric == "wholebody":  # per part of the keypoint set
+            return wholebody_stat_names([part.name for part in self.keypoint_set.parts])
         return METRIC_STAT_NAMES[self.scoring.metric]
 
     @property
@@ -143,7 +149,7 @@ class Evaluator:
 
     def score(self, predictions, out_json) -> dict[str, float]:
         """The metric of ``scoring.metric`` on ``predictions`` (writes ``out_json``)."""
-        ground_truth = load_metric_ground_truth(self.scoring, self.test_set)
+        ground_truth = load_metric_ground_truth(self.scoring, self.test_set, self.keypoint_set)
         if self.scoring.metric == "pckh":
             return evaluate_pckh(predictions, ground_truth, out_json)
         s = self.scoring
@@ -152,36 +158,38 @@ class Evaluator:
                              backend=s.backend, metric=s.metric)
 
 
-def load_metric_ground_truth(scoring: ScoringOptions, test_set: TestSet):
+def load_metric_ground_truth(scoring: ScoringOptions, test_set: TestSet,
+                             keypoint_set: KeypointSet | None = None):
     """The ground truth ``Evaluator.score`` needs, loaded once: a COCO GT object (CrowdPose's for the
-    crowdpose metric), ``MpiiGroundTruth`` for PCKh; None when the set has none (results json only)."""
+    crowdpose metric; the keypoint set's json parts merged), ``MpiiGroundTruth`` for PCKh; None when the
+    set has none (results json only)."""
     path = test_set.annotation_file
     if path is None:
         return None
     if scoring.metric == "pckh":
         return load_mpii_ground_truth(path)
-    load = load_crowdpose_ground_truth if scoring.metric == "crowdpose" else load_ground_truth
-    return load(path, scoring.backend)
+    return load_oks_ground_truth(path, scoring.metric, scoring.backend, keypoint_set)
 
 
 def oracle_hint(stats: dict[str, float], metric: str, codec: str, image_size) -> str:
     """What an oracle score (the ceiling of heatmap resolution and decoding) means, when it needs saying:
 
-    * below ``ORACLE_HINT_BELOW``: what would raise it (the UDP codec, a larger input);
-    * with the UDP codec: that ~1.0 is expected (its DARK decoding recovers the centre of a Gaussian
-      target exactly, ``tests/codecs/test_udp.py``), so it bounds only the codec, not what a network's
-      blurred heatmaps will reach.
+    * with the UDP codec, always: its DARK decoding recovers the centre of a Gaussian target exactly
+      (``tests/codecs/test_udp.py``), so the oracle loses only labelled keypoints that lie outside their
+      person's crop (a box that does not cover the whole person) and says nothing about a network;
+    * otherwise below ``ORACLE_HINT_BELOW``: what would raise it (the UDP codec, a larger input).
 
     '' otherwise (or when there are no stats)."""
     key = PRIMARY_STAT[metric]
     if key not in stats:
         return ""
+    if codec == "udp":
+        return (f"the oracle {key} is {stats[key]:.3f} with MODEL.CODEC udp, whose decoding inverts the "
+                "Gaussian targets exactly: no quantisation is lost, only labelled keypoints outside their "
+                "person's crop (box smaller than the person); a network's blurred heatmaps score lower")
     value = stats[key] / (100.0 if metric == "pckh" else 1.0)
-    udp_note = (f"the oracle {key} is {stats[key]:.3f} with MODEL.CODEC udp: its decoding inverts the "
-                "Gaussian target exactly (no quantisation), so this ceiling says nothing about the "
-                "accuracy a network's heatmaps reach" if codec == "udp" else "")
     if value >= ORACLE_HINT_BELOW:
-        return udp_note
+        return ""
     width, height = (int(v) for v in image_size)
     raise_it = ["MODEL.CODEC udp (unbiased encoding and decoding)"] if codec == "msra" else []
     raise_it.append(f"a larger MODEL.IMAGE_SIZE than [{width}, {height}] (e.g. [{width * 3 // 2}, "
