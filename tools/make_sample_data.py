@@ -6,8 +6,9 @@
 ``--variant coco`` (default) is laid out like data/coco/ (see data/README.md) and is what
 experiments/sample/hrnet_tiny_sample.yaml trains on. The other variants write the same kind of scenes in
 another benchmark's layout and keypoint set (hrpose/datasets/synthetic_variants.py): crowdpose, mpii (the
-reference's MPII format; needs scipy for gt_valid.mat), aic, posetrack18, halpe, ochuman; each has its
-experiments/sample/hrnet_tiny_<variant>_sample.yaml (DATASET.ROOT data/sample_<variant>).
+reference's MPII format; needs scipy for gt_valid.mat), aic, posetrack18, halpe, ochuman, wholebody
+(COCO-WholeBody's 133 keypoints); each has its experiments/sample/hrnet_tiny_<variant>_sample.yaml
+(DATASET.ROOT data/sample_<variant>).
 """
 
 import argparse

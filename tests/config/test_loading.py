@@ -238,7 +238,8 @@ DATASET_YAMLS = {"mpii/hrnet/w32_256x256.yaml": ("mpii", 16, [256, 256]),
                  "ochuman/hrnet/w32_256x192.yaml": ("coco", 17, [192, 256]),
                  "aic/hrnet/w32_256x192.yaml": ("aic", 14, [192, 256]),
                  "posetrack18/hrnet/w32_256x192.yaml": ("posetrack18", 17, [192, 256]),
-                 "halpe/hrnet/w32_256x192.yaml": ("halpe26", 26, [192, 256])}
+                 "halpe/hrnet/w32_256x192.yaml": ("halpe26", 26, [192, 256]),
+                 "coco_wholebody/hrnet/w32_256x192.yaml": ("coco_wholebody", 133, [192, 256])}
 
 
 @pytest.mark.parametrize("name", sorted(DATASET_YAMLS))
@@ -258,5 +259,5 @@ def test_keypoint_set_and_metric_choices():
     with pytest.raises(ConfigError, match=r"DATASET.KEYPOINT_SET = 'crowd'; expected .*'crowdpose'"):
         load_cfg(None, ["DATASET.KEYPOINT_SET", "crowd"])
     with pytest.raises(ConfigError, match=r"TEST.METRIC = 'pck'; expected one of \['', 'coco', 'crowdpose', "
-                                          r"'pckh'\]"):
+                                          r"'pckh', 'wholebody'\]"):
         load_cfg(None, ["TEST.METRIC", "pck"])

@@ -193,7 +193,8 @@ def test_malformed_detector_entry_names_file_and_entry(sample_copy, data_cfg, ma
     bad = {k: v for k, v in {**good, **change}.items() if v is not None}
     path = _dets(sample_copy, [good, bad])
     opts = ("TEST.USE_GT_BBOX", "False", "TEST.COCO_BBOX_FILE", path)
-    with pytest.raises(CocoFormatError, match=rf"detector json {re.escape(str(path))}: entry 1 .*{what}; expected"):
+    message = rf"detector json {re.escape(str(path))}: entry 1 .*{what}; expected"
+    with pytest.raises(CocoFormatError, match=message):
         make_dataset(data_cfg(sample_copy, *opts), is_train=False)
 
 

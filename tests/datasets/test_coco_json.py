@@ -1,5 +1,6 @@
 """COCO-format json files: default paths, root-relative keys, and the normalisation every GT reader shares
-(absent area / iscrowd / num_keypoints, as CrowdPose, AI Challenger and PoseTrack18 jsons have them)."""
+(absent area / iscrowd / num_keypoints, as CrowdPose, AI Challenger and PoseTrack18 jsons have them; the
+part fields of COCO-WholeBody concatenated by the keypoint set's json_parts)."""
 
 import copy
 import logging
@@ -7,7 +8,14 @@ import os
 
 import pytest
 
-from hrpose.datasets.coco_json import CocoFormatError, coco_paths, fill_missing_fields, resolve_in_root
+from hrpose.datasets.coco_json import (
+    CocoFormatError,
+    coco_paths,
+    fill_missing_fields,
+    merge_keypoint_parts,
+    resolve_in_root,
+)
+from hrpose.datasets.keypoints import KeypointPart
 
 
 def _gt() -> dict:
@@ -45,6 +53,29 @@ def test_no_area_and_no_box_names_the_file_and_annotation():
     with pytest.raises(CocoFormatError, match=r"posetrack\.json: annotation id 8 has neither 'area' nor a "
                                               "'bbox'"):
         fill_missing_fields(data, "posetrack.json")
+
+
+PARTS = (KeypointPart("body", "keypoints", 3), KeypointPart("hand", "hand_kpts", 2))
+
+
+def test_part_fields_are_concatenated_in_order(caplog):
+    data = _gt()
+    data["annotations"][0]["hand_kpts"] = [1, 2, 2, 3, 4, 0]  # annotation 8 has no hand field
+    data["categories"] = [{"id": 1, "name": "person", "keypoints": ["a", "b", "c"], "skeleton": [[1, 2]]}]
+    before = copy.deepcopy(data)
+    with caplog.at_level(logging.WARNING, logger="hrpose.datasets.coco_json"):
+        out = merge_keypoint_parts(data, "wholebody.json", PARTS)
+    assert out["annotations"][0]["keypoints"] == [15, 25, 2, 0, 0, 0, 20, 40, 1, 1, 2, 2, 3, 4, 0]
+    assert out["annotations"][0]["num_keypoints"] == 3  # labelled in every part
+    assert out["annotations"][1]["keypoints"][9:] == [0.0] * 6  # absent: unlabelled, and logged
+    assert "wholebody.json: person annotations without a part's field" in caplog.text
+    assert "{'hand_kpts': 1}" in caplog.text
+    assert out["categories"] == [{"id": 1, "name": "person"}]  # its names describe 'keypoints' alone
+    assert data == before and merge_keypoint_parts(data, "x.json", ()) is data
+    data["annotations"][1]["hand_kpts"] = [1, 2, 2]
+    with pytest.raises(CocoFormatError, match=r"wholebody\.json: annotation id 8 has 3 values in "
+                                              r"'hand_kpts'; expected 6 \(the hand part's 2 keypoints x 3\)"):
+        merge_keypoint_parts(data, "wholebody.json", PARTS)
 
 
 def test_paths_default_to_the_coco_layout_and_keys_are_taken_from_the_root():

@@ -102,6 +102,7 @@ def test_coco_set_on_crowdpose_json_names_the_file(crowdpose, data_cfg, make_dat
 # --- the keypoint sets shipped as data files ----------------------------------------------------------------
 
 BUILTIN = {"coco": 17, "mpii": 16, "crowdpose": 14, "aic": 14, "posetrack18": 17, "halpe26": 26}
+BUILTIN_ALL = [*BUILTIN, "coco_wholebody"]  # its face pairs have no left/right names: its own test
 
 
 def _side(name: str) -> str:
@@ -127,6 +128,48 @@ def test_builtin_sets_are_consistent(name):
     assert all(0 < s < 0.2 for s in ks.sigmas) and len(ks.skeleton) >= ks.num_keypoints - 3
     assert builtin_keypoint_set(name) == ks and KeypointSet.from_dict(ks.to_dict()) == ks
     assert name in builtin_keypoint_set_names()
+
+
+def test_coco_wholebody_set():
+    """133 keypoints in the toolkit's order, parts as the json stores them, the official sigmas per part."""
+    ks = builtin_keypoint_set("coco_wholebody")
+    assert ks.num_keypoints == 133 == len(set(ks.names)) == len(ks.sigmas)
+    assert sorted(builtin_keypoint_set_names()) == sorted(BUILTIN_ALL)
+    assert ks.names[:17] == COCO_KEYPOINTS.names and ks.sigmas[:17] == COCO_KEYPOINTS.sigmas
+    assert [(p.name, p.field, p.size) for p in ks.parts] == [
+        ("body", "keypoints", 17), ("foot", "foot_kpts", 6), ("face", "face_kpts", 68),
+        ("left_hand", "lefthand_kpts", 21), ("right_hand", "righthand_kpts", 21)]
+    slices = ks.part_slices
+    assert ks.names[slices["foot"]][0] == "left_big_toe" and ks.names[slices["face"]][0] == "face-0"
+    assert ks.names[slices["left_hand"]][0] == "left_hand_root" and ks.names[-1] == "right_pinky_finger4"
+    idx = ks.flip_index
+    np.testing.assert_array_equal(idx[idx], np.arange(133))  # flipping twice is the identity
+    for i, name in enumerate(ks.names):  # every left_* with its right_*, and nothing else on a side
+        if _side(name) != name:
+            assert _side(ks.names[idx[i]]) == {"L": "R", "R": "L"}[_side(name)[0]] + _side(name)[1:]
+    face = {a - 23: b - 23 for a, b in ks.flip_pairs if ks.names[a].startswith("face-")}
+    assert face[0] == 16 and face[36] == 45 and face[48] == 54 and face[60] == 64 and len(face) == 29
+    for centre in (8, 27, 28, 29, 30, 33, 51, 57, 62, 66):  # chin, nose bridge, lip middles stay put
+        assert idx[23 + centre] == 23 + centre
+    # the official sigmas (COCO-WholeBody evaluation/myeval_*.py): hands identical, a few spot values
+    assert ks.sigmas[slices["left_hand"]] == ks.sigmas[slices["right_hand"]]
+    assert ks.sigmas[17:23] == (0.068, 0.066, 0.066, 0.092, 0.094, 0.094)
+    assert ks.sigmas[slices["face"]][47] == 0.034 and ks.sigmas[91:93] == (0.029, 0.022)
+    assert set(ks.upper_body_ids) >= set(range(23, 133)) and 11 not in ks.upper_body_ids
+    assert KeypointSet.from_dict(ks.to_dict()) == ks and "json_parts" not in COCO_KEYPOINTS.to_dict()
+
+
+@pytest.mark.parametrize(("parts", "message"), [
+    ("[{part: a, field: x, size: 1}]", r"json_parts sizes \[1\] must be > 0 and add up to the 2 keypoints"),
+    ("[{part: a, field: x, size: 1}, {part: a, field: y, size: 1}]", r"json_parts names \['a', 'a'\]"),
+    ("[{part: a, field: x}]", r"json_parts entry .*expected a mapping with keys \['part', 'field', 'size'\]"),
+])
+def test_bad_json_parts_name_the_file(tmp_path, parts, message):
+    path = tmp_path / "parts.yaml"
+    path.write_text(f"name: x\nkeypoints: [a, b]\nflip_pairs: []\nsigmas: [0.1, 0.1]\nupper_body: [a]\n"
+                    f"json_parts: {parts}\n")
+    with pytest.raises(KeypointSetError, match=f"keypoint set file {re.escape(str(path))}: .*{message}"):
+        keypoint_set_from_file(path)
 
 
 def test_builtin_files_keep_the_reference_sets():

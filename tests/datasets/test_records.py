@@ -21,7 +21,8 @@ def _listed(root):
 def _same(a, b) -> bool:
     return (a.image_id == b.image_id and a.image_path == b.image_path and a.ann_id == b.ann_id
             and a.score == pytest.approx(b.score) and a.area == b.area
-            and all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("center", "scale", "box_xywh", "keypoints")))
+            and all(np.array_equal(getattr(a, k), getattr(b, k))
+                    for k in ("center", "scale", "box_xywh", "keypoints")))
 
 
 def test_arrays_hold_the_same_records_and_round_trip_through_a_file(sample_data_root, tmp_path):
@@ -32,7 +33,8 @@ def test_arrays_hold_the_same_records_and_round_trip_through_a_file(sample_data_
     packed.save(tmp_path / "r.npz")
     loaded = PersonRecords.load(tmp_path / "r.npz")
     assert all(_same(a, b) for a, b in zip(listed, loaded, strict=True))
-    assert not loaded.arrays["keypoints"].flags.writeable and [p.name for p in tmp_path.iterdir()] == ["r.npz"]
+    assert not loaded.arrays["keypoints"].flags.writeable
+    assert [p.name for p in tmp_path.iterdir()] == ["r.npz"]
     assert len(loaded.paths) == len({r.image_path for r in listed})  # one path per image, not per person
 
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from hrpose.datasets.coco_json import fill_missing_fields
+from hrpose.datasets.coco import load_coco_records
+from hrpose.datasets.coco_json import fill_missing_fields, merge_keypoint_parts
 from hrpose.datasets.keypoints import builtin_keypoint_set
 from hrpose.datasets.synthetic import keypoints_by_name
 from hrpose.datasets.synthetic_variants import VARIANTS, crowd_index, make_variant_dataset
@@ -25,7 +26,9 @@ def test_layout_fields_and_keypoints(sample_variant_root, variant):
     ks = builtin_keypoint_set(spec.keypoint_set)
     for index, split in enumerate(spec.splits):
         data = _json(root, variant, index)
-        assert data["categories"][0]["keypoints"] == list(ks.names)
+        first = ks.parts[0].size if ks.parts else ks.num_keypoints  # the names of the 'keypoints' field
+        assert data["categories"][0]["keypoints"] == list(ks.names[:first])
+        data = merge_keypoint_parts(data, split, ks.parts)  # COCO-WholeBody: its part fields, concatenated
         for img in data["images"]:
             assert (root / spec.images.format(split=split) / img["file_name"]).is_file()
         for ann in data["annotations"]:
@@ -44,6 +47,23 @@ def test_crowdpose_images_carry_a_crowd_index_in_every_bucket(sample_variant_roo
     for img in data["images"]:
         persons = [a for a in data["annotations"] if a["image_id"] == img["id"]]
         assert crowd_index(persons) == img["crowdIndex"]
+
+
+def test_wholebody_layout(sample_variant_root):
+    """COCO-WholeBody's json: a field per part, *_valid flags, face / hand boxes, num_keypoints of the body;
+    read through the keypoint set's json_parts, the records hold 133 keypoints, only the body labelled."""
+    root, ks = sample_variant_root("wholebody"), builtin_keypoint_set("coco_wholebody")
+    data = _json(root, "wholebody", 1)
+    for ann in data["annotations"]:
+        assert [len(ann[p.field]) for p in ks.parts] == [51, 18, 204, 63, 63]
+        assert not ann["foot_valid"] and not ann["face_valid"] and ann["lefthand_box"] == [0.0] * 4
+        assert ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+    records, ann_file = load_coco_records(str(root), "val2017", 133, 0.75, ann_file=str(
+        root / "annotations" / "coco_wholebody_val_v1.0.json"), json_parts=ks.parts)
+    kpts = np.stack([r.keypoints for r in records])
+    assert kpts.shape[1:] == (133, 3) and kpts[:, :17, 2].max() > 0 and not kpts[:, 17:].any()
+    gt = load_ground_truth(ann_file, json_parts=ks.parts)
+    assert len(gt.loadAnns(records[0].ann_id)[0]["keypoints"]) == 3 * 133
 
 
 def test_crowd_index_definition():

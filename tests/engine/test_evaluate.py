@@ -15,7 +15,7 @@ from hrpose.codecs import build_codec
 from hrpose.datasets import build_keypoint_set
 from hrpose.engine.evaluate import build_evaluator, oracle_hint, results_json_path
 from hrpose.engine.options import build_test_options
-from hrpose.evaluation import CROWDPOSE_STAT_NAMES, PCKH_STAT_NAMES, STAT_NAMES
+from hrpose.evaluation import CROWDPOSE_STAT_NAMES, PCKH_STAT_NAMES, STAT_NAMES, WHOLEBODY_STAT_NAMES
 
 CPU = torch.device("cpu")
 DETECTIONS = "person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
@@ -107,7 +107,7 @@ def test_set_without_annotations_writes_the_json_only(sample_data_root, tiny_cfg
 ORACLE = {  # variant -> (metric's numbers, primary number, lowest oracle value on the small sample)
     "crowdpose": (CROWDPOSE_STAT_NAMES, "AP", 0.8), "mpii": (PCKH_STAT_NAMES, "Mean", 95.0),
     "aic": (STAT_NAMES, "AP", 0.5), "posetrack18": (STAT_NAMES, "AP", 0.8), "halpe": (STAT_NAMES, "AP", 0.7),
-    "ochuman": (STAT_NAMES, "AP", 0.7)}
+    "ochuman": (STAT_NAMES, "AP", 0.7), "wholebody": (WHOLEBODY_STAT_NAMES, "AP", 0.7)}
 
 
 @pytest.mark.parametrize("variant", sorted(ORACLE))

@@ -53,7 +53,8 @@ _C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False  # multiply target weights by the ke
 _C.DATASET = CN()
 _C.DATASET.ROOT = ""  # e.g. data/coco (annotations/, images/<set>/, person_detection_results/)
 # mpii: the reference's MPII format (annot/<set>.json); any other name is a COCO-format json dataset:
-# coco | crowdpose | ochuman | aic | posetrack18 | halpe | ... (reference default kept; experiments set it)
+# coco | crowdpose | ochuman | aic | posetrack18 | halpe | coco_wholebody | ... (reference default kept;
+# experiments set it)
 _C.DATASET.DATASET = "mpii"
 _C.DATASET.TRAIN_SET = "train"  # e.g. train2017
 _C.DATASET.TEST_SET = "valid"  # e.g. val2017, test-dev2017
@@ -72,7 +73,8 @@ _C.DATASET.ROT_FACTOR = 30  # rotation = clip(N(0, rf), -2 rf, 2 rf) degrees, wi
 _C.DATASET.PROB_HALF_BODY = 0.0  # probability of cropping the upper or the lower body
 _C.DATASET.NUM_JOINTS_HALF_BODY = 8  # half-body only when more than this many joints are labelled
 _C.DATASET.COLOR_RGB = False  # feed RGB (True) or BGR (False) to the network
-# '' = the set of DATASET.DATASET; a built-in set (coco | mpii | crowdpose | aic | posetrack18 | halpe26),
+# '' = the set of DATASET.DATASET; a built-in set (coco | mpii | crowdpose | aic | posetrack18 | halpe26 |
+# coco_wholebody: 133 keypoints read from the json's part fields),
 # a keypoint-set yaml file (format: hrpose/datasets/keypoints.py), or custom (DATASET.KEYPOINTS.*)
 _C.DATASET.KEYPOINT_SET = ""
 _C.DATASET.KEYPOINTS = CN()  # the keypoint set when KEYPOINT_SET is 'custom'
@@ -140,8 +142,10 @@ _C.TEST.BBOX_THRE = 1.0  # reference key, never used
 _C.TEST.MODEL_FILE = ""  # checkpoint for tools/test.py ('' = the run's best.pth)
 _C.TEST.DECODE = "standard"  # standard (reference argmax + quarter offset) | dark
 _C.TEST.EVAL_BACKEND = "pycocotools"  # pycocotools | faster_coco_eval (if installed; same numbers)
-# coco (COCO AP) | crowdpose (AP + AP easy/medium/hard by crowd index) | pckh (MPII PCKh@0.5);
-# '' = by DATASET.DATASET: pckh for mpii, crowdpose for crowdpose, coco otherwise
+# coco (COCO AP) | crowdpose (AP + AP easy/medium/hard by crowd index) | pckh (MPII PCKh@0.5) |
+# wholebody (COCO-WholeBody AP/AR per part and whole-body, the keypoint set's json_parts);
+# '' = by DATASET.DATASET: pckh for mpii, crowdpose for crowdpose, wholebody for coco_wholebody, coco
+# otherwise
 _C.TEST.METRIC = ""
 _C.TEST.AMP = "none"  # none | bf16 | fp16 autocast for the forward pass (CUDA)
 _C.TEST.AMP_ON_CPU = False  # keep TEST.AMP on the CPU too (see TRAIN.AMP_ON_CPU); off by default

@@ -22,7 +22,7 @@ _CHOICES = {
     "TEST.AMP": ("none", "bf16", "fp16"),
     "TEST.DECODE": ("standard", "dark"),
     "TEST.EVAL_BACKEND": ("pycocotools", "faster_coco_eval"),
-    "TEST.METRIC": ("", "coco", "crowdpose", "pckh"),
+    "TEST.METRIC": ("", "coco", "crowdpose", "pckh", "wholebody"),
     "DATASET.DATA_FORMAT": ("jpg", "png"),
     "DETECTOR.MODEL": ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
                        "fasterrcnn_mobilenet_v3_large_320_fpn"),  # hrpose.apis.detector.DETECTOR_MODELS

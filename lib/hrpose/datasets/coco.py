@@ -2,7 +2,9 @@
 
 Files: the annotation json and image folder of ``coco_json.coco_paths`` (the reference's layout by
 default, see ``data/README.md``); the detector json ``TEST.COCO_BBOX_FILE`` (COCO results format). Absent
-``area`` / ``iscrowd`` / ``num_keypoints`` are filled by ``coco_json.fill_missing_fields``.
+``area`` / ``iscrowd`` / ``num_keypoints`` are filled by ``coco_json.fill_missing_fields``; a keypoint set
+with ``json_parts`` (COCO-WholeBody) has its parts' fields concatenated by
+``coco_json.merge_keypoint_parts`` first.
 
 Coordinates are image pixels; boxes are ``[x, y, w, h]``. What is skipped is always counted and logged;
 what cannot be used raises ``CocoFormatError`` naming the file (and annotation id).
@@ -25,6 +27,7 @@ from hrpose.datasets.coco_json import (  # noqa: F401 (annotation_file, image_fo
     fill_missing_fields,
     image_folder,
     load_json,
+    merge_keypoint_parts,
 )
 
 logger = logging.getLogger(__name__)
@@ -152,8 +155,8 @@ def gt_records(data: dict, images: CocoImages, ann_file: str, num_keypoints: int
         logger.warning("%s: skipped %d person annotations whose box has no area", ann_file,
                        skipped["no area"])
     if skipped["joints with non-finite x/y (unlabelled)"]:
-        logger.warning("%s: %d labelled joints have non-finite coordinates; they count as unlabelled", ann_file,
-                       skipped["joints with non-finite x/y (unlabelled)"])
+        logger.warning("%s: %d labelled joints have non-finite coordinates; they count as unlabelled",
+                       ann_file, skipped["joints with non-finite x/y (unlabelled)"])
     return records
 
 
@@ -264,8 +267,8 @@ def select_data(records: list[PersonRecord]) -> list[PersonRecord]:
 
 def load_coco_records(root: str, image_set: str, num_keypoints: int, aspect_ratio: float,
                       use_gt_boxes: bool = True, det_file: str = "", score_threshold: float = 0.0,
-                      extension: str = "jpg", ann_file: str = "",
-                      images: str = "") -> tuple[list[PersonRecord], str | None]:
+                      extension: str = "jpg", ann_file: str = "", images: str = "",
+                      json_parts=()) -> tuple[list[PersonRecord], str | None]:
     """Records of one COCO image set and the annotation file holding its GT (None for test sets).
 
     Args:
@@ -278,12 +281,14 @@ def load_coco_records(root: str, image_set: str, num_keypoints: int, aspect_rati
         use_gt_boxes: GT annotation boxes (True) or the detector json ``det_file`` (False).
         score_threshold: minimum detector score (``TEST.IMAGE_THRE``).
         extension: file-name extension when an image entry has no ``file_name``.
+        json_parts: the keypoint set's ``parts`` (``KeypointSet.parts``): the annotation fields whose
+            triplets make up the K keypoints (``coco_json.merge_keypoint_parts``); () = ``keypoints``.
     """
     default_ann, default_images = coco_paths(root, image_set)
     ann_file, folder = ann_file or default_ann, images or default_images
     data = load_json(ann_file, f"COCO annotation file for image set {image_set!r}")
     if isinstance(data, dict):
-        data = fill_missing_fields(data, ann_file)
+        data = fill_missing_fields(merge_keypoint_parts(data, ann_file, json_parts), ann_file)
     images = CocoImages(data, ann_file, folder, extension)
     has_gt = "annotations" in data
     if use_gt_boxes:

@@ -1,6 +1,7 @@
 """COCO-format json files: where they are (``coco_paths``), reading (``load_json``) and normalising
-(``fill_missing_fields``). Every reader of a GT json goes through these: the records loader
-(``coco.load_coco_records``) and the evaluation (``hrpose.evaluation.coco_eval.load_ground_truth``).
+(``merge_keypoint_parts``, ``fill_missing_fields``). Every reader of a GT json goes through these: the
+records loader (``coco.load_coco_records``) and the evaluation
+(``hrpose.evaluation.coco_eval.load_ground_truth``).
 
 Default layout (the reference's, ``data/README.md``)::
 
@@ -108,3 +109,49 @@ def _missing_value(ann: dict, key: str, path: str):
         raise CocoFormatError(f"{path}: annotation id {ann.get('id')} has neither 'area' nor a 'bbox' "
                               "[x, y, w, h] to take the area from")
     return float(box[2]) * float(box[3])
+
+
+def merge_keypoint_parts(data: dict, path: str, parts) -> dict:
+    """``data`` (a parsed COCO-format GT json) with each person annotation's ``keypoints`` replaced by the
+    ``[x, y, v]`` triplets of the fields of ``parts`` (``KeypointSet.parts``: name, field, size),
+    concatenated in order (COCO-WholeBody: ``keypoints`` + ``foot_kpts`` + ``face_kpts`` +
+    ``lefthand_kpts`` + ``righthand_kpts``), and ``num_keypoints`` = the labelled (v > 0) count of all of
+    them. ``parts`` empty: ``data`` as it is.
+
+    A person without a part's field has that part unlabelled (zeros; counted and logged); a field holding
+    another number of values than ``3 * size`` is a ``CocoFormatError`` naming the file, the annotation id
+    and the field. The person category's ``keypoints`` / ``skeleton`` lists describe the ``keypoints``
+    field alone and are dropped. Returns a copy; ``data`` is not modified.
+    """
+    if not parts:
+        return data
+    absent = {part.field: 0 for part in parts}
+    annotations = []
+    for ann in data.get("annotations", []):
+        if ann.get("category_id") != PERSON_CATEGORY_ID:
+            annotations.append(ann)
+            continue
+        merged = []
+        for part in parts:
+            values = ann.get(part.field)
+            if values is None:
+                absent[part.field] += 1
+                values = [0.0] * (3 * part.size)
+            elif not isinstance(values, list) or len(values) != 3 * part.size:
+                count = len(values) if isinstance(values, list) else type(values).__name__
+                raise CocoFormatError(
+                    f"{path}: annotation id {ann.get('id')} has {count} values in {part.field!r}; expected "
+                    f"{3 * part.size} (the {part.name} part's {part.size} keypoints x 3)")
+            merged += values
+        labelled = sum(1 for v in merged[2::3] if v > 0)
+        annotations.append({**ann, "keypoints": merged, "num_keypoints": labelled})
+    out = dict(data)
+    if "annotations" in data:
+        out["annotations"] = annotations
+    if "categories" in data:
+        out["categories"] = [{k: v for k, v in c.items() if k not in ("keypoints", "skeleton")}
+                             if c.get("id") == PERSON_CATEGORY_ID else c for c in data["categories"]]
+    if any(absent.values()):
+        logger.warning("%s: person annotations without a part's field, whose keypoints count as unlabelled "
+                       "(annotations per field): %s", path, {k: v for k, v in absent.items() if v})
+    return out

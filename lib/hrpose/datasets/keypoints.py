@@ -1,9 +1,10 @@
 """Keypoint sets as data: names, flip pairs, OKS sigmas, loss weights, upper body, skeleton.
 
 The standard sets ship as yaml files in ``hrpose/datasets/keypoint_sets/`` (coco, mpii, crowdpose, aic,
-posetrack18, halpe26); ``DATASET.KEYPOINT_SET`` names one of them or gives the path of such a file, and
-``custom`` reads the inline ``DATASET.KEYPOINTS.*`` keys. File format (every key but ``joint_weights``
-and ``skeleton`` is required; pairs and body parts are written by keypoint NAME)::
+posetrack18, halpe26, coco_wholebody); ``DATASET.KEYPOINT_SET`` names one of them or gives the path of
+such a file, and ``custom`` reads the inline ``DATASET.KEYPOINTS.*`` keys. File format (every key but
+``joint_weights``, ``skeleton`` and ``json_parts`` is required; pairs and body parts are written by
+keypoint NAME)::
 
     name: crowdpose                      # what checkpoints and logs call the set
     keypoints: [left_shoulder, ...]      # K names, in the annotation order of the dataset's json
@@ -12,6 +13,16 @@ and ``skeleton`` is required; pairs and body parts are written by keypoint NAME)
     joint_weights: [1.0, ...]            # K loss weights (LOSS.USE_DIFFERENT_JOINTS_WEIGHT); default 1
     upper_body: [left_shoulder, ...]     # the half-body augmentation's upper part
     skeleton: [[head, neck], ...]        # limbs, for drawing only
+    json_parts:                          # where a person's K keypoints are in the json (default: all
+      - {part: body, field: keypoints, size: 17}   # K triplets in 'keypoints'); each part: its name,
+      - {part: foot, field: foot_kpts, size: 6}    # the annotation field holding its triplets and how
+      ...                                          # many; the sizes add up to K, in keypoint order
+
+``json_parts`` is for datasets that store a person's keypoints in several annotation fields
+(COCO-WholeBody: ``keypoints`` 17 body, ``foot_kpts`` 6, ``face_kpts`` 68, ``lefthand_kpts`` 21,
+``righthand_kpts`` 21): every reader of the json (records and evaluation, through
+``coco_json.merge_keypoint_parts``) concatenates the fields' ``[x, y, v]`` triplets, in this order, into
+the K keypoints; the part names are what the per-part metric (``TEST.METRIC wholebody``) reports.
 """
 
 import pathlib
@@ -22,13 +33,24 @@ import yaml
 from yacs.config import CfgNode
 
 KEYPOINT_SET_DIR = pathlib.Path(__file__).resolve().parent / "keypoint_sets"
-FILE_KEYS = ("name", "keypoints", "flip_pairs", "sigmas", "joint_weights", "upper_body", "skeleton")
+FILE_KEYS = ("name", "keypoints", "flip_pairs", "sigmas", "joint_weights", "upper_body", "skeleton",
+             "json_parts")
+PART_KEYS = ("part", "field", "size")  # one entry of json_parts
 # DATASET.DATASET -> its keypoint set when DATASET.KEYPOINT_SET is '' (other names: the set of that name)
 DATASET_KEYPOINT_SETS = {"ochuman": "coco", "halpe": "halpe26"}
 
 
 class KeypointSetError(ValueError):
     """An inconsistent keypoint set definition, or a keypoint set that does not match another."""
+
+
+@dataclass(frozen=True)
+class KeypointPart:
+    """``size`` consecutive keypoints of a set, stored as the json annotation field ``field``."""
+
+    name: str
+    field: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,7 @@ class KeypointSet:
     joint_weights: tuple[float, ...]
     upper_body_ids: tuple[int, ...]
     skeleton: tuple[tuple[int, int], ...] = field(default=())
+    parts: tuple[KeypointPart, ...] = field(default=())  # json_parts; () = all K in 'keypoints'
 
     def __post_init__(self):
         validate_keypoint_set(self)
@@ -59,12 +82,21 @@ class KeypointSet:
         return index
 
     @property
+    def part_slices(self) -> dict[str, slice]:
+        """Part name -> its keypoint indices (``json_parts`` order); {} for a set without parts."""
+        out, start = {}, 0
+        for part in self.parts:
+            out[part.name] = slice(start, start + part.size)
+            start += part.size
+        return out
+
+    @property
     def lower_body_ids(self) -> tuple[int, ...]:
         return tuple(i for i in range(self.num_keypoints) if i not in set(self.upper_body_ids))
 
     def to_dict(self) -> dict:
         """Plain, json-able description (stored in checkpoints)."""
-        return {
+        out = {
             "name": self.name,
             "names": list(self.names),
             "flip_pairs": [list(p) for p in self.flip_pairs],
@@ -73,6 +105,9 @@ class KeypointSet:
             "upper_body_ids": list(self.upper_body_ids),
             "skeleton": [list(p) for p in self.skeleton],
         }
+        if self.parts:  # absent for single-field sets: their stored form is unchanged
+            out["json_parts"] = [{"part": p.name, "field": p.field, "size": p.size} for p in self.parts]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "KeypointSet":
@@ -84,6 +119,8 @@ class KeypointSet:
             joint_weights=tuple(float(w) for w in d["joint_weights"]),
             upper_body_ids=tuple(int(i) for i in d["upper_body_ids"]),
             skeleton=tuple(tuple(int(i) for i in p) for p in d.get("skeleton", ())),
+            parts=tuple(KeypointPart(str(p["part"]), str(p["field"]), int(p["size"]))
+                        for p in d.get("json_parts", ())),
         )
 
 
@@ -117,7 +154,20 @@ def validate_keypoint_set(ks: KeypointSet) -> None:
     for limb in ks.skeleton:
         if len(limb) != 2 or not all(0 <= i < k for i in limb):
             raise KeypointSetError(f"{where}: skeleton limb {list(limb)} must hold two indices in [0, {k})")
+    _validate_parts(ks.parts, k, where)
 
+
+def _validate_parts(parts: tuple[KeypointPart, ...], k: int, where: str) -> None:
+    if not parts:
+        return
+    sizes = [p.size for p in parts]
+    if any(s <= 0 for s in sizes) or sum(sizes) != k:
+        raise KeypointSetError(f"{where}: json_parts sizes {sizes} must be > 0 and add up to the {k} "
+                               "keypoints")
+    for attr in ("name", "field"):
+        values = [getattr(p, attr) for p in parts]
+        if len(set(values)) != len(values) or not all(values):
+            raise KeypointSetError(f"{where}: json_parts {attr}s {values} must be unique and non-empty")
 
 
 def _indices(names: tuple[str, ...], items, key: str, where: str) -> list[int]:
@@ -145,8 +195,9 @@ def keypoint_set_from_file(path: str | pathlib.Path) -> KeypointSet:
     missing = [k for k in FILE_KEYS[:4] + ("upper_body",) if k not in data]
     if unknown or missing:
         raise KeypointSetError(f"{where}: unknown keys {unknown}, missing keys {missing}; expected "
-                               f"{list(FILE_KEYS)} (joint_weights and skeleton optional)")
+                               f"{list(FILE_KEYS)} (joint_weights, skeleton and json_parts optional)")
     names = tuple(str(n) for n in data["keypoints"])
+    parts = _parts_from_file(data.get("json_parts") or (), where)
     pairs = [_indices(names, p, "flip_pairs", where) for p in data["flip_pairs"]]
     limbs = [_indices(names, p, "skeleton", where) for p in data.get("skeleton") or ()]
     try:
@@ -155,9 +206,21 @@ def keypoint_set_from_file(path: str | pathlib.Path) -> KeypointSet:
             sigmas=tuple(float(s) for s in data["sigmas"]),
             joint_weights=tuple(float(w) for w in data.get("joint_weights") or (1.0,) * len(names)),
             upper_body_ids=tuple(_indices(names, data["upper_body"], "upper_body", where)),
-            skeleton=tuple(tuple(p) for p in limbs))
+            skeleton=tuple(tuple(p) for p in limbs), parts=parts)
     except KeypointSetError as err:
         raise KeypointSetError(f"{where}: {err}") from None
+
+
+def _parts_from_file(entries, where: str) -> tuple[KeypointPart, ...]:
+    parts = []
+    for entry in entries:
+        if not isinstance(entry, dict) or sorted(entry) != sorted(PART_KEYS):
+            raise KeypointSetError(f"{where}: json_parts entry {entry!r}: expected a mapping with keys "
+                                   f"{list(PART_KEYS)}, e.g. {{part: foot, field: foot_kpts, size: 6}}")
+        if not isinstance(entry["size"], int) or isinstance(entry["size"], bool):
+            raise KeypointSetError(f"{where}: json_parts entry {entry!r}: 'size' must be an integer")
+        parts.append(KeypointPart(str(entry["part"]), str(entry["field"]), entry["size"]))
+    return tuple(parts)
 
 
 def builtin_keypoint_set_names() -> list[str]:

@@ -82,8 +82,8 @@ class PersonRecords:
         a, i = self.arrays, int(index)
         return PersonRecord(image_id=int(a["image_ids"][i]), image_path=str(self.paths[a["path_index"][i]]),
                             center=a["centers"][i], scale=a["scales"][i], box_xywh=a["boxes"][i],
-                            score=float(a["scores"][i]), area=float(a["areas"][i]), keypoints=a["keypoints"][i],
-                            ann_id=int(a["ann_ids"][i]))
+                            score=float(a["scores"][i]), area=float(a["areas"][i]),
+                            keypoints=a["keypoints"][i], ann_id=int(a["ann_ids"][i]))
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -202,7 +202,8 @@ def cached_records(cache_dir: pathlib.Path | None, key: str, build: Callable[[],
     start = time.perf_counter()
     if cache_dir is None:
         records = PersonRecords.from_list(build(), num_keypoints)
-        logger.info("%s: %d records built in %.1f s (no cache)", what, len(records), time.perf_counter() - start)
+        logger.info("%s: %d records built in %.1f s (no cache)", what, len(records),
+                    time.perf_counter() - start)
         return records
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"{key}.npz"

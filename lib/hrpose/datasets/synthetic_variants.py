@@ -17,6 +17,11 @@ its json that hrpose must cope with:
   foot keypoints unlabelled: the mannequins have no feet);
 * ``ochuman``: ``ochuman_coco_format_{val,test}_range_0.00_1.00.json``, ``images/``; COCO's 17
   keypoints in heavily overlapping scenes;
+* ``wholebody``: ``annotations/coco_wholebody_{train,val}_v1.0.json``, ``images/{train2017,val2017}/``
+  (COCO's layout); 133 keypoints stored as COCO-WholeBody does, in the fields of the keypoint set's
+  ``json_parts`` (``keypoints`` = body, ``foot_kpts``, ``face_kpts``, ``lefthand_kpts``,
+  ``righthand_kpts``) with ``*_valid`` flags and face / hand boxes; only the body is labelled (the
+  mannequins have no feet, faces or hands);
 * ``mpii``: the reference's MPII format (``synthetic_mpii.py``).
 
 The same seed gives byte-identical jsons.
@@ -63,6 +68,8 @@ VARIANTS = {
                      "{image_id:012d}.jpg"),
     "ochuman": Variant("coco", ("val", "test"), "ochuman_coco_format_{split}_range_0.00_1.00.json", "images",
                        "{image_id:06d}.jpg", crowd_levels=(0.8,)),
+    "wholebody": Variant("coco_wholebody", ("train", "val"), "annotations/coco_wholebody_{split}_v1.0.json",
+                         "images/{split}2017", "{image_id:012d}.jpg"),
 }
 FRAMES_PER_VIDEO = 5  # posetrack18: consecutive images form a "video" folder
 
@@ -89,6 +96,32 @@ def _convert(ann: dict, variant: Variant, names) -> dict:
     return {k: v for k, v in ann.items() if k not in variant.dropped}
 
 
+def _split_parts(ann: dict, parts) -> dict:
+    """``ann`` with its K keypoints stored as the json parts' fields (COCO-WholeBody's layout): each part's
+    triplets in its field, ``<part>_valid`` (any labelled point) and, for the face and hands,
+    ``<part>_box`` (the labelled points' extent; zeros without any); ``num_keypoints`` counts the
+    ``keypoints`` field (the body), as COCO-WholeBody's does."""
+    kpts = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
+    out, start = dict(ann), 0
+    for part in parts:
+        values = kpts[start:start + part.size]
+        start += part.size
+        labelled = values[:, 2] > 0
+        out[part.field] = [round(float(v), 2) for v in values.reshape(-1)]
+        if part.field == "keypoints":
+            out["num_keypoints"] = int(labelled.sum())
+            continue
+        stem = part.field.removesuffix("_kpts")
+        out[f"{stem}_valid"] = bool(labelled.any())
+        if stem != "foot":
+            box = [0.0] * 4
+            if labelled.any():
+                lo, hi = values[labelled, :2].min(0), values[labelled, :2].max(0)
+                box = [*lo, *(hi - lo)]
+            out[f"{stem}_box"] = [round(float(v), 2) for v in box]
+    return out
+
+
 def _posetrack_extras(image: dict, anns: list[dict], points: list[dict]) -> list[dict]:
     """Crowd regions become the image's ignore regions; persons get a head box and a track id."""
     image["ignore_regions_x"], image["ignore_regions_y"] = [], []
@@ -111,7 +144,8 @@ def _posetrack_extras(image: dict, anns: list[dict], points: list[dict]) -> list
 
 def _write_split(out_dir: str, variant: Variant, split: str, code: int, num_images: int, seed: int,
                  stream: int) -> dict:
-    names = builtin_keypoint_set(variant.keypoint_set).names
+    ks = builtin_keypoint_set(variant.keypoint_set)
+    names = ks.names
     images, annotations = [], []
     for i in range(num_images):
         rng = np.random.default_rng([seed, 100 + code, i, stream])
@@ -135,11 +169,14 @@ def _write_split(out_dir: str, variant: Variant, split: str, code: int, num_imag
             anns = [a for a in anns if not a["_crowd"]]
         if variant.keypoint_set == "crowdpose":
             image["crowdIndex"] = crowd_index(anns)
+        if ks.parts:
+            anns = [_split_parts(a, ks.parts) for a in anns]
         images.append(image)
         annotations += [{k: v for k, v in a.items() if not k.startswith("_")} for a in anns]
-    ks = builtin_keypoint_set(variant.keypoint_set)
-    categories = [{"supercategory": "person", "id": 1, "name": "person", "keypoints": list(ks.names),
-                   "skeleton": [[a + 1, b + 1] for a, b in ks.skeleton]}]
+    # the category names the keypoints of the 'keypoints' field: all K, or the first part (the body)
+    first = ks.parts[0].size if ks.parts else ks.num_keypoints
+    categories = [{"supercategory": "person", "id": 1, "name": "person", "keypoints": list(ks.names[:first]),
+                   "skeleton": [[a + 1, b + 1] for a, b in ks.skeleton if max(a, b) < first]}]
     data = {"images": images, "annotations": annotations, "categories": categories}
     dump_json(os.path.join(out_dir, variant.ann_file.format(split=split)), data)
     persons = sum(1 for a in annotations if any(v > 0 for v in a["keypoints"][2::3]))

@@ -136,7 +136,8 @@ class Evaluator:
         if oracle:
             predictions, name = predict_oracle(self.loader, self.codec, self.options), "oracle"
         else:
-            predictions = predict(model, self.loader, self.device, self.codec, self.keypoint_set, self.options)
+            predictions = predict(model, self.loader, self.device, self.codec, self.keypoint_set,
+                                  self.options)
         logger.info("predicted %d boxes of %s%s", len(predictions), self.test_set.name,
                     " (oracle)" if oracle else "")
         stats: dict[str, float] = {}

@@ -14,7 +14,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from hrpose.datasets.coco_json import CocoFormatError, fill_missing_fields, load_json
+from hrpose.datasets.coco_json import CocoFormatError, fill_missing_fields, load_json, merge_keypoint_parts
 from hrpose.datasets.keypoints import KeypointSet
 from hrpose.evaluation.crowdpose_eval import crowdpose_eval, crowdpose_ground_truth
 from hrpose.evaluation.nms import nms_per_image
@@ -22,11 +22,13 @@ from hrpose.evaluation.predictions import PosePredictions
 from hrpose.evaluation.rescore import rescore
 from hrpose.evaluation.results_json import results_arrays, results_records, write_results_json
 from hrpose.evaluation.table import STAT_NAMES
+from hrpose.evaluation.wholebody_eval import wholebody_eval, wholebody_slices
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("pycocotools", "faster_coco_eval")
-OKS_METRICS = ("coco", "crowdpose")  # COCOeval's 10 numbers | CrowdPose's 9 (crowdpose_eval.py)
+# COCOeval's 10 numbers | CrowdPose's 9 (crowdpose_eval.py) | COCO-WholeBody's per part (wholebody_eval.py)
+OKS_METRICS = ("coco", "crowdpose", "wholebody")
 
 
 def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_thre: float,
@@ -48,20 +50,22 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_f
     Args:
         predictions: N person boxes (keypoints in image pixels, decoded scores).
         keypoint_set: gives the OKS sigmas (NMS and, for non-COCO-17 sets, COCOeval).
-        ann_file: COCO GT json, or its GT object (``load_ground_truth``; for ``metric`` crowdpose
-            ``load_crowdpose_ground_truth``). ``None``, or a json without annotations (test-dev's image
-            info): then only the results json is written and ``{}`` is returned.
+        ann_file: COCO GT json, or its GT object (``load_oks_ground_truth``). ``None``, or a json
+            without annotations (test-dev's image info): then only the results json is written and
+            ``{}`` is returned.
         out_json: results json path (written in every case).
         in_vis_thre: ``TEST.IN_VIS_THRE``; oks_thre: ``TEST.OKS_THRE``; soft_nms: ``TEST.SOFT_NMS``.
         backend: ``pycocotools`` or ``faster_coco_eval`` (optional package, same numbers).
-        metric: ``coco`` (COCOeval) or ``crowdpose`` (``crowdpose_eval``, always pycocotools).
+        metric: ``coco`` (COCOeval), ``crowdpose`` (``crowdpose_eval``) or ``wholebody``
+            (``wholebody_eval``; the keypoint set's parts); the last two always on pycocotools.
     Returns:
-        ``{name: value}`` for the 10 ``STAT_NAMES`` (crowdpose: the 9 ``CROWDPOSE_STAT_NAMES``) in order.
+        ``{name: value}`` for the 10 ``STAT_NAMES`` (crowdpose: the 9 ``CROWDPOSE_STAT_NAMES``;
+        wholebody: ``wholebody_stat_names``) in order.
     """
     if metric not in OKS_METRICS:
         raise ValueError(f"TEST.METRIC = {metric!r}: evaluate_coco scores one of {list(OKS_METRICS)}")
-    if metric == "crowdpose":
-        backend = "pycocotools"  # the CrowdPose rules are implemented on pycocotools' COCOeval
+    if metric in ("crowdpose", "wholebody"):
+        backend = "pycocotools"  # their rules are implemented on pycocotools' COCOeval
     if backend not in BACKENDS:
         raise ValueError(f"TEST.EVAL_BACKEND = {backend!r}: expected one of {list(BACKENDS)}")
     if backend == "faster_coco_eval" and ann_file is not None:
@@ -78,21 +82,39 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_f
                 len(predictions), path)
     gt = ann_file
     if isinstance(ann_file, (str, os.PathLike)):
-        load = load_crowdpose_ground_truth if metric == "crowdpose" else load_ground_truth
-        gt = load(ann_file, backend)
+        gt = load_oks_ground_truth(ann_file, metric, backend, keypoint_set)
     if gt is None:
         logger.info("no annotations for this set: results json only, at %s (upload it to the COCO server)",
                     path)
         return {}
     if metric == "crowdpose":
         return crowdpose_eval(gt, results_records(results), keypoint_set.sigmas)
+    if metric == "wholebody":
+        return wholebody_eval(gt, results_records(results), keypoint_set)
     return cocoeval(gt, results_records(results), keypoint_set.sigmas, backend)
 
 
-def load_ground_truth(ann_file, backend: str = "pycocotools"):
+def load_oks_ground_truth(ann_file, metric: str, backend: str = "pycocotools",
+                          keypoint_set: KeypointSet | None = None):
+    """The GT object ``evaluate_coco`` scores ``metric`` against (None without annotations): CrowdPose's
+    (``load_crowdpose_ground_truth``), else ``load_ground_truth`` with the keypoint set's json parts;
+    ``ValueError`` for ``wholebody`` with a keypoint set without parts."""
+    if metric == "crowdpose":
+        return load_crowdpose_ground_truth(ann_file)
+    parts = keypoint_set.parts if keypoint_set is not None else ()
+    if metric == "wholebody":
+        if keypoint_set is None:
+            raise ValueError("TEST.METRIC wholebody needs the keypoint set (its json_parts)")
+        wholebody_slices(keypoint_set)  # fails unless the set has parts
+        backend = "pycocotools"
+    return load_ground_truth(ann_file, backend, parts)
+
+
+def load_ground_truth(ann_file, backend: str = "pycocotools", json_parts=()):
     """The COCO GT object of ``ann_file``, or None when the file holds no annotations (an image-info
-    file). Absent ``area`` / ``iscrowd`` / ``num_keypoints`` are filled first
-    (``hrpose.datasets.coco_json.fill_missing_fields``); the loading printout goes to the log."""
+    file). A keypoint set's ``json_parts`` are concatenated into ``keypoints``
+    (``hrpose.datasets.coco_json.merge_keypoint_parts``), then absent ``area`` / ``iscrowd`` /
+    ``num_keypoints`` are filled (``fill_missing_fields``); the loading printout goes to the log."""
     data = load_json(str(ann_file), "ground-truth json")
     if not isinstance(data, dict) or "images" not in data:
         raise CocoFormatError(f"{ann_file}: not a COCO-format ground truth (no 'images' list)")
@@ -100,7 +122,7 @@ def load_ground_truth(ann_file, backend: str = "pycocotools"):
         return None
     coco_cls = _faster_coco_eval()[0] if backend == "faster_coco_eval" else COCO
     gt = coco_cls()
-    gt.dataset = fill_missing_fields(data, str(ann_file))
+    gt.dataset = fill_missing_fields(merge_keypoint_parts(data, str(ann_file), json_parts), str(ann_file))
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         gt.createIndex()
