@@ -117,3 +117,15 @@ def test_settings_the_checkpoint_was_trained_with_are_checked(tiny_cfg, tiny_yam
     assert "trained with MODEL.CODEC = 'udp' but the config says 'msra'" in caplog.text
     assert "DATASET.COLOR_RGB = True but the config says False" in caplog.text
     assert "MODEL.IMAGE_SIZE" not in caplog.text
+
+
+def test_a_stored_config_that_no_longer_merges_does_not_block_a_yaml_driven_load(tiny_cfg, tiny_yaml,
+                                                                                 tiny_model, tmp_path):
+    """A checkpoint from another hrpose version (a key this one lacks) still loads with --cfg; only the
+    trained-for settings are read from its stored config."""
+    cfg = tiny_cfg("MODEL.CODEC", "udp")
+    stored = cfg.dump().replace("TEST:\n", "TEST:\n  NO_SUCH_KEY: 1\n")
+    save_checkpoint(tmp_path / "other.pth", {"model": tiny_model(cfg).state_dict(), "config": stored,
+                                             "keypoint_set": COCO_KEYPOINTS.to_dict()})
+    loaded = load_pose_model(tmp_path / "other.pth", cfg_path=str(tiny_yaml))
+    assert loaded.cfg.MODEL.CODEC == "msra" and loaded.keypoint_set == COCO_KEYPOINTS

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import yaml
 from yacs.config import CfgNode
 
-from hrpose.config import ConfigError, cfg_from_string, flatten_cfg, load_cfg
+from hrpose.config import ConfigError, cfg_from_string, load_cfg
 from hrpose.datasets.keypoints import KeypointSet, build_keypoint_set, check_same_keypoints
 from hrpose.models import build_model, load_state_dict
 from hrpose.utils.checkpoint import CheckpointError, load_checkpoint, state_dict_of
@@ -57,7 +58,7 @@ def checked_keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
     stores none. A warning names each ``TRAINED_FOR_KEYS`` setting where the checkpoint's stored config
     and ``cfg`` differ (e.g. the UDP codec or RGB input it was trained with)."""
     if isinstance(state.get("config"), str):
-        _warn_on_changed_settings(cfg_from_string(state["config"], source=source), cfg, source)
+        _warn_on_changed_settings(state["config"], cfg, source)
     if isinstance(state.get("keypoint_set"), dict):
         kset = KeypointSet.from_dict(state["keypoint_set"])
         if kset.num_keypoints != cfg.MODEL.NUM_JOINTS:
@@ -68,13 +69,24 @@ def checked_keypoint_set(state: dict, cfg: CfgNode, source: str) -> KeypointSet:
     return build_keypoint_set(cfg)
 
 
-def _warn_on_changed_settings(stored: CfgNode, cfg: CfgNode, source: str) -> None:
-    stored_flat, flat = flatten_cfg(stored), flatten_cfg(cfg)
+def _warn_on_changed_settings(stored_config: str, cfg: CfgNode, source: str) -> None:
+    """Only the ``TRAINED_FOR_KEYS`` are read from the stored yaml: a stored config that no longer merges
+    into this hrpose's defaults (an older or newer version) must not stop a load that ``cfg`` drives."""
+    try:
+        stored = yaml.safe_load(stored_config)
+    except yaml.YAMLError:
+        stored = None
+    if not isinstance(stored, dict):
+        logger.warning("%s: its stored config is not readable yaml; the settings it was trained with are "
+                       "not compared with the config's", source)
+        return
     for key in TRAINED_FOR_KEYS:
-        if _plain(stored_flat[key]) != _plain(flat[key]):
+        node, leaf = key.split(".")
+        trained = stored.get(node, {}).get(leaf) if isinstance(stored.get(node), dict) else None
+        if trained is not None and _plain(trained) != _plain(cfg[node][leaf]):
             logger.warning("%s was trained with %s = %r but the config says %r: its predictions are decoded "
-                           "and scored with the config's value", source, key, _plain(stored_flat[key]),
-                           _plain(flat[key]))
+                           "and scored with the config's value", source, key, _plain(trained),
+                           _plain(cfg[node][leaf]))
 
 
 def _plain(value):

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("pycocotools", "faster_coco_eval")
 # COCOeval's 10 numbers | CrowdPose's 9 (crowdpose_eval.py) | COCO-WholeBody's per part (wholebody_eval.py)
 OKS_METRICS = ("coco", "crowdpose", "wholebody")
+PYCOCOTOOLS_ONLY_METRICS = ("crowdpose", "wholebody")  # their rules are implemented on pycocotools' COCOeval
 
 
 def postprocess(predictions: PosePredictions, sigmas, in_vis_thre: float, oks_thre: float,
@@ -64,8 +65,8 @@ def evaluate_coco(predictions: PosePredictions, keypoint_set: KeypointSet, ann_f
     """
     if metric not in OKS_METRICS:
         raise ValueError(f"TEST.METRIC = {metric!r}: evaluate_coco scores one of {list(OKS_METRICS)}")
-    if metric in ("crowdpose", "wholebody"):
-        backend = "pycocotools"  # their rules are implemented on pycocotools' COCOeval
+    if metric in PYCOCOTOOLS_ONLY_METRICS:
+        backend = "pycocotools"
     if backend not in BACKENDS:
         raise ValueError(f"TEST.EVAL_BACKEND = {backend!r}: expected one of {list(BACKENDS)}")
     if backend == "faster_coco_eval" and ann_file is not None:
@@ -106,6 +107,7 @@ def load_oks_ground_truth(ann_file, metric: str, backend: str = "pycocotools",
         if keypoint_set is None:
             raise ValueError("TEST.METRIC wholebody needs the keypoint set (its json_parts)")
         wholebody_slices(keypoint_set)  # fails unless the set has parts
+    if metric in PYCOCOTOOLS_ONLY_METRICS:
         backend = "pycocotools"
     return load_ground_truth(ann_file, backend, parts)
 

@@ -37,13 +37,17 @@ logger = logging.getLogger(__name__)
 
 WHOLE_BODY = "wholebody"  # the slice of all K keypoints
 AREA_FIELD = "keypoints"  # the json field whose extent is a prediction's area (loadRes)
+PART_STATS = ("AP", "AR")  # what the table shows of each part
+
+
+def _part_stat(part: str, stat: str) -> str:
+    return f"{part.replace('_', ' ')} {stat}"
 
 
 def wholebody_stat_names(part_names) -> tuple[str, ...]:
     """The whole body's 10 COCO numbers (``STAT_NAMES``), then ``<part> AP`` and ``<part> AR`` per part
     (underscores shown as spaces: ``left hand AP``)."""
-    per_part = [f"{name.replace('_', ' ')} {stat}" for name in part_names for stat in ("AP", "AR")]
-    return (*STAT_NAMES, *per_part)
+    return (*STAT_NAMES, *(_part_stat(name, stat) for name in part_names for stat in PART_STATS))
 
 
 # COCO-WholeBody's parts (keypoint set coco_wholebody): what TEST.METRIC wholebody reports for it
@@ -135,5 +139,5 @@ def wholebody_eval(gt: COCO, records: list[dict], keypoint_set: KeypointSet) -> 
     stats = wholebody_part_stats(gt, records, keypoint_set)
     out = dict(stats.pop(WHOLE_BODY))
     for name, part in stats.items():
-        out[f"{name.replace('_', ' ')} AP"], out[f"{name.replace('_', ' ')} AR"] = part["AP"], part["AR"]
+        out.update({_part_stat(name, stat): part[stat] for stat in PART_STATS})
     return out
